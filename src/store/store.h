@@ -1,0 +1,107 @@
+/*
+ * store.h - the one interface to persistent state.
+ *
+ * Callers hold an opaque struct vt_store and never learn which back-end is
+ * behind it (SQLite now; PostgreSQL implements the same vt_store_ops later,
+ * see store_int.h). Nothing outside src/store includes a database header.
+ *
+ * Durability contract: when vt_store_events_append() returns 0, the events
+ * are committed to disk (fsync'ed) and survive a kill -9 of the process the
+ * next instant. Concurrent appends are grouped into one transaction (group
+ * commit), so many small batches cost about one fsync together.
+ *
+ * Thread-safety: every function may be called from any thread at the same
+ * time, except vt_store_close(), which must be the last call.
+ *
+ * Ownership: records returned through out-parameters belong to the caller
+ * (vt_item_reset / vt_items_free / vt_events_free / vt_keys_free).
+ */
+#ifndef VT_STORE_STORE_H
+#define VT_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "store/record.h"
+
+struct vt_store;
+
+struct vt_store_options {
+    int64_t group_commit_us; /* longest wait to gather appends (default 2000) */
+    int read_only;           /* open without migrating or writing */
+};
+
+/* uri: a file path or "sqlite:PATH" (":memory:" is refused: durability).
+ * Creates the database if missing and applies forward migrations. */
+int vt_store_open(const char *uri, const struct vt_store_options *opt, struct vt_store **out,
+                  struct vt_error *err);
+/* Flushes pending appends, closes. NULL is a no-op. */
+void vt_store_close(struct vt_store *s);
+/* Schema version after migrations. */
+int vt_store_schema_version(struct vt_store *s);
+
+/* ---- items ---- */
+enum vt_put_mode { VT_PUT_UPSERT, VT_PUT_CREATE };
+/* All or nothing. VT_PUT_CREATE fails with VT_ECONFLICT (and *bad = index)
+ * if an id exists. created_ms is kept on update; updated_ms set to now. */
+int vt_store_items_put(struct vt_store *s, const struct vt_item *items, size_t n, int mode,
+                       size_t *bad, struct vt_error *err);
+int vt_store_item_get(struct vt_store *s, const char *id, struct vt_item *out);
+int vt_store_item_delete(struct vt_store *s, const char *id);
+
+struct vt_item_query {
+    const char *category;  /* path prefix: "Living room" matches "Living room/Sofas" */
+    const char *q;         /* case-insensitive substring of any title, tag or id */
+    const char *after_id;  /* keyset cursor: ids strictly greater (byte order) */
+    size_t limit;          /* 1..1000 */
+    int include_hidden;
+};
+/* Ordered by id. *more = 1 if further items exist past the last returned. */
+int vt_store_items_list(struct vt_store *s, const struct vt_item_query *q,
+                        struct vt_item **out, size_t *n, int *more);
+
+/* ---- users ---- */
+int vt_store_user_get(struct vt_store *s, const char *id, struct vt_user *out);
+/* Upsert attributes and consent (NULL members leave the stored ones). */
+int vt_store_user_put(struct vt_store *s, const struct vt_user *u);
+/* Delete the user and all their events. VT_ENOTFOUND if unknown. */
+int vt_store_user_delete(struct vt_store *s, const char *id);
+
+/* ---- events ---- */
+/* Durable on return (see above). Unknown item ids fail with VT_EINVAL,
+ * *bad = index, and nothing of this call is stored. Users are created on
+ * first sight. Assigns evs[i].id. */
+int vt_store_events_append(struct vt_store *s, struct vt_event *evs, size_t n, size_t *bad,
+                           struct vt_error *err);
+/* A user's events, newest first, with id < before_id (0 = from the newest). */
+int vt_store_user_events(struct vt_store *s, const char *user_id, int64_t before_id,
+                         size_t limit, struct vt_event **out, size_t *n);
+/* All events with id > after_id, ascending, at most limit. */
+int vt_store_events_scan(struct vt_store *s, int64_t after_id, size_t limit,
+                         struct vt_event **out, size_t *n);
+
+struct vt_store_stats {
+    int64_t items, users, events;
+    int64_t db_bytes;       /* database and its log on disk */
+    int64_t commits;        /* durable group commits so far (this process) */
+};
+int vt_store_stats(struct vt_store *s, struct vt_store_stats *st);
+
+/* ---- API keys (only hashes are stored) ---- */
+enum vt_scope { VT_SCOPE_PUBLIC, VT_SCOPE_READ, VT_SCOPE_INGEST, VT_SCOPE_ADMIN };
+struct vt_key {
+    char id[24];             /* public part of the key, shown in lists */
+    int scope;               /* enum vt_scope */
+    unsigned char hash[32];  /* hash of the secret part */
+    char label[64];
+    int64_t created_ms;
+    int revoked;
+};
+int vt_store_key_add(struct vt_store *s, const struct vt_key *k);
+/* Look up by id (not by hash: the caller compares hashes in constant time). */
+int vt_store_key_get(struct vt_store *s, const char *id, struct vt_key *out);
+int vt_store_key_list(struct vt_store *s, struct vt_key **out, size_t *n);
+int vt_store_key_revoke(struct vt_store *s, const char *id);
+
+#endif

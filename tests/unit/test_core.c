@@ -1,0 +1,123 @@
+/* test_core.c - clocks, ISO-8601, UTF-8, buffers, allocator, configuration. */
+#include <stdlib.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/conf.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "test.h"
+
+TEST(iso_round_trip)
+{
+    int64_t ms;
+    CHECK_EQ_INT(vt_time_parse_iso("1970-01-01T00:00:00Z", &ms), 0);
+    CHECK_EQ_INT(ms, 0);
+    CHECK_EQ_INT(vt_time_parse_iso("2026-11-22T19:20:01.123Z", &ms), 0);
+    char s[32];
+    vt_time_format_iso(ms, s, sizeof s);
+    CHECK_STR(s, "2026-11-22T19:20:01.123Z");
+    CHECK_EQ_INT(vt_time_parse_iso("2026-11-23T03:20:01.123+08:00", &ms), 0);
+    vt_time_format_iso(ms, s, sizeof s);
+    CHECK_STR(s, "2026-11-22T19:20:01.123Z");
+    CHECK_EQ_INT(vt_time_parse_iso("2000-02-29", &ms), 0);
+    CHECK_EQ_INT(ms, 951782400000LL);
+    CHECK_EQ_INT(vt_time_parse_iso("2026-13-01", &ms), VT_EINVAL);
+    CHECK_EQ_INT(vt_time_parse_iso("yesterday", &ms), VT_EINVAL);
+    CHECK_EQ_INT(vt_time_parse_iso("2026-11-22T19:20:01Zjunk", &ms), VT_EINVAL);
+    CHECK_EQ_INT(vt_time_parse_iso("", &ms), VT_EINVAL);
+}
+
+TEST(utf8_checks)
+{
+    size_t bad = 99;
+    CHECK(vt_utf8_valid("sofa 沙发 🛋", strlen("sofa 沙发 🛋"), &bad));
+    CHECK(!vt_utf8_valid("ab\xC0\xAF", 4, &bad)); /* overlong '/' */
+    CHECK_EQ_INT(bad, 2);
+    CHECK(!vt_utf8_valid("\xED\xA0\x80", 3, &bad)); /* surrogate */
+    CHECK(!vt_utf8_valid("a\0b", 3, &bad));
+    CHECK_EQ_INT(bad, 1);
+    CHECK(!vt_utf8_valid("\xE6\xB2", 2, &bad)); /* truncated */
+    CHECK_EQ_INT(vt_utf8_len("沙发ab", strlen("沙发ab")), 4);
+    CHECK(vt_utf8_has_cjk("black 沙发", strlen("black 沙发")));
+    CHECK(!vt_utf8_has_cjk("Sofa (2 seats)", 14));
+    char out[4];
+    uint32_t cp;
+    CHECK_EQ_INT(vt_utf8_encode(0x6C99, out), 3);
+    CHECK_EQ_INT(vt_utf8_decode(out, 3, &cp), 3);
+    CHECK_EQ_INT(cp, 0x6C99);
+}
+
+TEST(buf_cap)
+{
+    struct vt_buf b;
+    vt_buf_init(&b, 10);
+    CHECK_EQ_INT(vt_buf_puts(&b, "hello"), 0);
+    CHECK_EQ_INT(vt_buf_printf(&b, "%d", 1234), 0);
+    CHECK_STR(b.data, "hello1234");
+    CHECK_EQ_INT(vt_buf_puts(&b, "xy"), VT_ETOOBIG);
+    CHECK_STR(b.data, "hello1234");
+    vt_buf_reset(&b);
+}
+
+TEST(alloc_counts_and_fails)
+{
+    int64_t before = vt_alloc_bytes_in_use();
+    char *p = vt_malloc(1000);
+    CHECK(p != NULL);
+    CHECK_EQ_INT(vt_alloc_bytes_in_use() - before, 1000);
+    p = vt_realloc(p, 50);
+    CHECK_EQ_INT(vt_alloc_bytes_in_use() - before, 50);
+    vt_free(p);
+    CHECK_EQ_INT(vt_alloc_bytes_in_use(), before);
+    vt_alloc_fail_after(2);
+    void *a = vt_malloc(8), *b = vt_malloc(8), *c = vt_malloc(8);
+    CHECK(a != NULL && b == NULL && c != NULL);
+    vt_free(a);
+    vt_free(c);
+    CHECK(vt_calloc(SIZE_MAX / 2, 4) == NULL);
+}
+
+TEST(conf_file_and_env)
+{
+    const char *path = "build/test_core.conf";
+    FILE *f = fopen(path, "w");
+    fprintf(f, "# comment\nlisten = 0.0.0.0:9000\nweight.ar_place = 7.5  # inline\n");
+    fclose(f);
+    setenv("VITRINE_THREADS", "3", 1);
+    struct vt_conf *c = NULL;
+    struct vt_error err;
+    vt_error_clear(&err);
+    CHECK_EQ_INT(vt_conf_load(path, 1, &c, &err), 0);
+    CHECK_STR(vt_conf_str(c, "listen"), "0.0.0.0:9000");
+    CHECK_NEAR(vt_conf_double(c, "weight.ar_place"), 7.5, 1e-12);
+    CHECK_EQ_INT(vt_conf_int(c, "threads"), 3);
+    CHECK_STR(vt_conf_str(c, "db"), "./vitrine.db");
+    vt_conf_free(c);
+    unsetenv("VITRINE_THREADS");
+
+    f = fopen(path, "w");
+    fprintf(f, "listen = x\nbogus = 1\n");
+    fclose(f);
+    CHECK_EQ_INT(vt_conf_load(path, 1, &c, &err), VT_EINVAL);
+    CHECK(strstr(err.message, ":2: unknown key 'bogus'") != NULL);
+
+    f = fopen(path, "w");
+    fprintf(f, "threads = many\n");
+    fclose(f);
+    CHECK_EQ_INT(vt_conf_load(path, 1, &c, &err), VT_EINVAL);
+    CHECK(strstr(err.message, "needs a number") != NULL);
+    CHECK_EQ_INT(vt_conf_load("build/does-not-exist.conf", 1, &c, &err), VT_EIO);
+    CHECK_EQ_INT(vt_conf_load("build/does-not-exist.conf", 0, &c, &err), 0);
+    vt_conf_free(c);
+}
+
+int main(void)
+{
+    RUN(iso_round_trip);
+    RUN(utf8_checks);
+    RUN(buf_cap);
+    RUN(alloc_counts_and_fails);
+    RUN(conf_file_and_env);
+    return TEST_SUMMARY();
+}
