@@ -88,6 +88,11 @@ struct vt_store_stats {
 };
 int vt_store_stats(struct vt_store *s, struct vt_store_stats *st);
 
+/* ---- server metadata (small named blobs: secrets, model ids) ---- */
+/* VT_ENOTFOUND if absent. *out is vt_malloc'ed and NUL-terminated. */
+int vt_store_meta_get(struct vt_store *s, const char *name, char **out, size_t *len);
+int vt_store_meta_put(struct vt_store *s, const char *name, const void *data, size_t len);
+
 /* ---- API keys (only hashes are stored) ---- */
 enum vt_scope { VT_SCOPE_PUBLIC, VT_SCOPE_READ, VT_SCOPE_INGEST, VT_SCOPE_ADMIN };
 struct vt_key {
