@@ -58,4 +58,8 @@ int vt_encoder_tokenize(struct vt_encoder *e, const char *text, size_t len, int3
 int vt_encoder_encode(struct vt_encoder *e, const char *const *texts, size_t count, float *out,
                       struct vt_error *err);
 
+/* Back-end constructors (use_lite.c, bert.c); vt_encoder_open picks one. */
+int vt_use_lite_open(const char *dir, struct vt_encoder **out, struct vt_error *err);
+int vt_bert_open(const char *path, struct vt_encoder **out, struct vt_error *err);
+
 #endif
