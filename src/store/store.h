@@ -108,5 +108,7 @@ int vt_store_key_add(struct vt_store *s, const struct vt_key *k);
 int vt_store_key_get(struct vt_store *s, const char *id, struct vt_key *out);
 int vt_store_key_list(struct vt_store *s, struct vt_key **out, size_t *n);
 int vt_store_key_revoke(struct vt_store *s, const char *id);
+/* Frees the array vt_store_key_list() returned. NULL is a no-op. */
+void vt_keys_free(struct vt_key *keys);
 
 #endif
