@@ -11,6 +11,7 @@
 #define VT_API_AUTH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "store/store.h"
@@ -29,5 +30,19 @@ int vt_auth_key_create(struct vt_store *s, int scope, const char *label, char *o
 /* Check a presented key. 0 and *scope on success; VT_EAUTH when unknown,
  * malformed or revoked. Constant-time in the secret. */
 int vt_auth_key_check(struct vt_store *s, const char *key, int *scope, char id_out[24]);
+
+/* A short-lived cache of key records, so that the server does not read the
+ * store on every request. Entries live ttl_ms (a key revoked elsewhere
+ * stops working within that time); vt_auth_cache_forget() drops one at
+ * once (revocation through the API). The presented secret is hashed and
+ * compared on every check. Thread-safe; vt_auth_cache_free(NULL) is a
+ * no-op. */
+struct vt_auth_cache;
+int vt_auth_cache_new(int64_t ttl_ms, struct vt_auth_cache **out);
+void vt_auth_cache_free(struct vt_auth_cache *c);
+void vt_auth_cache_forget(struct vt_auth_cache *c, const char *id);
+/* vt_auth_key_check() through the cache (c may be NULL: no cache). */
+int vt_auth_key_check_cached(struct vt_auth_cache *c, struct vt_store *s, const char *key,
+                             int *scope, char id_out[24]);
 
 #endif

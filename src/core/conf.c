@@ -19,6 +19,8 @@ static const struct vt_conf_key keys[] = {
     {"web_dir", "./web", "folder of the storefront served at /"},
     {"log_level", "info", "debug, info, warn, error or off"},
     {"threads", "8", "HTTP worker threads"},
+    {"http.timeout_s", "30", "close HTTP connections idle for this many seconds (0 = never)"},
+    {"shutdown_grace_s", "10", "on SIGTERM, wait this long for requests in progress to finish"},
     {"max_body_bytes", "8388608", "largest request body accepted (413 beyond)"},
     {"max_batch_events", "10000", "most events in one POST /v1/events (413 beyond)"},
     {"max_batch_items", "1000", "most items in one POST /v1/items (413 beyond)"},
