@@ -832,6 +832,10 @@ static json_t *piece_json(const struct piece *p, const char *url_prefix, int *zh
     json_object_set_new(j, "price", json_real(price));
     json_object_set_new(j, "currency", json_string("CNY"));
     json_object_set_new(j, "stock", json_integer(demo_stock(p->id)));
+    /* Scale figures (people) help a room plan but are not goods: imported
+     * so the catalog stays complete, hidden from shoppers. */
+    if (cat_en && strcmp(cat_en, "Characters") == 0)
+        json_object_set_new(j, "hidden", json_true());
     if (p->has_dims)
         json_object_set_new(j, "dims_cm", json_pack("{s:f,s:f,s:f}", "w", p->dims_cm[0], "d",
                                                      p->dims_cm[1], "h", p->dims_cm[2]));
