@@ -69,6 +69,15 @@ void vt_free(void *p)
     free(base);
 }
 
+size_t vt_alloc_size(const void *p)
+{
+    size_t n;
+    if (!p)
+        return 0;
+    memcpy(&n, (const unsigned char *)p - HDR, sizeof n);
+    return n;
+}
+
 char *vt_strndup(const char *s, size_t n)
 {
     if (!s)

@@ -19,6 +19,11 @@ void vt_free(void *p);
 char *vt_strdup(const char *s);
 char *vt_strndup(const char *s, size_t n);
 
+/* The size that was asked for when p was allocated (vt_malloc, vt_calloc or
+ * vt_realloc; read from the block header). p must come from the wrappers;
+ * NULL gives 0. */
+size_t vt_alloc_size(const void *p);
+
 /* Bytes currently allocated through the wrappers. */
 int64_t vt_alloc_bytes_in_use(void);
 

@@ -1,38 +1,39 @@
 /*
  * store_sqlite.c - the SQLite back-end of the store (struct vt_store_ops).
  *
+ * Files. This one holds connections, schema, statements, items, users, keys,
+ * metadata, stats, and open/close; event appends and reads (group commit)
+ * are in store_sqlite_events.c, the background checkpointer in
+ * store_sqlite_checkpoint.c, and what they share in store_sqlite_int.h.
+ *
  * Connections. One writer connection, guarded by wlock, does every write;
  * a pool of N_READERS read-only connections serves reads concurrently (WAL
- * lets readers run while the writer commits). Each connection prepares a
- * statement the first time it needs it and keeps it until close, so hot
- * statements (event insert, item get) are prepared once per connection.
+ * lets readers run while the writer commits); the checkpointer has one of
+ * its own. Each connection prepares a statement the first time it needs it
+ * and keeps it until close, so hot statements (event insert, item get) are
+ * prepared once per connection.
  *
  * Durability. The database runs in WAL mode with synchronous=FULL: every
- * COMMIT fsyncs the log before returning. Event appends are group-committed:
- * callers check their batch, queue it and sleep on their own condition
- * variable; a single writer thread takes everything queued, writes it in one
- * transaction (each caller's batch inside its own SAVEPOINT, so one batch
- * failing never fails another), commits once, and wakes each caller with its
- * own result. The writer waits for more batches (at most group_commit_us)
- * only while other callers have announced an append that is not queued yet,
- * so a lone append is committed at once.
+ * COMMIT fsyncs the log before returning. The writer connection never
+ * checkpoints on its own (see store_sqlite_checkpoint.c), so no commit pays
+ * for copying the log into the database.
+ *
+ * Memory. SQLite allocates through vt_malloc (sqlite_mem_methods below), so
+ * vt_alloc_bytes_in_use() and /metrics count its page caches and statements
+ * too, and the allocation-failure test hook reaches it.
  *
  * Schema. PRAGMA user_version is the schema version; migrations[] holds the
  * forward steps, applied in order at open inside one transaction. A database
  * newer than this code, or an SQLite file that is not a vitrine database
  * (PRAGMA application_id), is refused. Row counts are kept by triggers in
  * the counts table so that stats cost O(1) however many events there are.
- *
- * Invariants: event ids only grow (AUTOINCREMENT: never reused, even after a
- * user's newest events are deleted), and are assigned in commit order by the
- * single writer, so a scan by id never skips an event committed later.
  * events.item_id is deliberately not a foreign key: history outlives items.
  */
-#include <errno.h>
-#include <math.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -42,11 +43,8 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "store/store_int.h"
+#include "store/store_sqlite_int.h"
 
-#define N_READERS 4
-#define BUSY_TIMEOUT_MS 10000  /* waiting for another process's write lock */
-#define CHECKPOINT_WAIT_MS 250 /* waiting for readers before emptying the log */
 #define APPLICATION_ID 0x56545231 /* "VTR1" in the database header */
 
 /* ---- schema ------------------------------------------------------------ */
@@ -129,40 +127,9 @@ static const char *const scope_names[] = {"public", "read", "ingest", "admin"};
 #define EVENT_COLS "id, user_id, item_id, type, value, context, ts_ms"
 #define KEY_COLS "id, scope, hash, label, created_ms, revoked"
 
-enum stmt_id {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_SAVEPOINT,
-    ST_RELEASE,
-    ST_ROLLBACK_TO,
-    ST_ITEM_GET,
-    ST_ITEM_EXISTS,
-    ST_ITEM_INSERT,
-    ST_ITEM_UPSERT,
-    ST_ITEM_DELETE,
-    ST_USER_GET,
-    ST_USER_PUT,
-    ST_USER_ENSURE,
-    ST_USER_DELETE,
-    ST_USER_EVENTS_DELETE,
-    ST_EVENT_INSERT,
-    ST_USER_EVENTS,
-    ST_EVENTS_SCAN,
-    ST_COUNTS,
-    ST_META_GET,
-    ST_META_PUT,
-    ST_KEY_ADD,
-    ST_KEY_GET,
-    ST_KEY_LIST,
-    ST_KEY_REVOKE,
-    ST_FIXED,
-    /* items_list: one statement per combination of filters (LIST_*) */
-    ST_LIST_FIRST = ST_FIXED,
-    ST_COUNT = ST_LIST_FIRST + 16
-};
-
 enum { LIST_AFTER = 1, LIST_CATEGORY = 2, LIST_Q = 4, LIST_HIDDEN = 8 };
+_Static_assert(ST_COUNT - ST_LIST_FIRST == 2 * LIST_HIDDEN,
+               "one items_list statement per combination of filters");
 
 static const char *const stmt_sql[ST_FIXED] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -214,70 +181,23 @@ static const char *const stmt_sql[ST_FIXED] = {
     [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked = 1 WHERE id = ?1",
 };
 
-struct conn {
-    sqlite3 *db;
-    sqlite3_stmt *st[ST_COUNT]; /* prepared on first use, finalized at close */
-};
-
-/* ---- the store ----------------------------------------------------------- */
-
-/* One caller's batch waiting for the writer thread. Lives on the caller's
- * stack; the writer touches it only between taking it and setting done. */
-struct append_req {
-    struct vt_event *evs;
-    size_t n;
-    char **ctx;              /* serialised contexts (NULL entries: none) */
-    int rc;                  /* result, set by the writer */
-    char msg[256];           /* message when rc < 0 */
-    int done;                /* guarded by qlock */
-    pthread_cond_t cond;     /* signalled when done */
-    struct append_req *next;
-};
-
-struct sq {
-    char *path;
-    int read_only;
-    int version;
-    int64_t gather_us;
-
-    pthread_mutex_t wlock; /* guards w and every write transaction */
-    struct conn w;
-
-    pthread_mutex_t rlock; /* guards rfree/nrfree */
-    pthread_cond_t rcond;
-    struct conn r[N_READERS];
-    int rfree[N_READERS];
-    int nrfree;
-
-    pthread_mutex_t qlock; /* guards the queue and the counters below */
-    pthread_cond_t qcond;  /* wakes the writer thread (monotonic clock) */
-    struct append_req *qhead, *qtail;
-    size_t announced;      /* callers inside events_append, not yet taken */
-    size_t queued;         /* of those, how many have queued their batch */
-    int stop;
-    int writer_running;
-    pthread_t writer;
-
-    atomic_llong commits;
-};
-
 /* ---- small helpers ------------------------------------------------------- */
 
 /* Fills err with the connection's last error, logs it, returns VT_EDB. */
-static int db_error(sqlite3 *db, struct vt_error *err, const char *what)
+int sq_db_error(sqlite3 *db, struct vt_error *err, const char *what)
 {
     const char *m = db ? sqlite3_errmsg(db) : "out of memory";
     vt_errorlog("database error", "what=\"%s\" sqlite=\"%s\"", what, m);
     return vt_error_set(err, VT_EDB, NULL, "%s: %s", what, m);
 }
 
-static int read_only_error(struct vt_error *err)
+int sq_read_only_error(struct vt_error *err)
 {
     return vt_error_set(err, VT_EINVAL, NULL, "the store was opened read-only");
 }
 
 /* The statement id of c, prepared on first use; NULL on error (logged). */
-static sqlite3_stmt *conn_stmt(struct conn *c, int id)
+sqlite3_stmt *sq_conn_stmt(struct conn *c, int id)
 {
     char sql[1024];
     const char *text = sql;
@@ -299,13 +219,13 @@ static sqlite3_stmt *conn_stmt(struct conn *c, int id)
     }
     if (sqlite3_prepare_v3(c->db, text, -1, SQLITE_PREPARE_PERSISTENT, &c->st[id], NULL) !=
         SQLITE_OK) {
-        db_error(c->db, NULL, "preparing a statement");
+        sq_db_error(c->db, NULL, "preparing a statement");
         c->st[id] = NULL;
     }
     return c->st[id];
 }
 
-static void stmt_done(sqlite3_stmt *st)
+void sq_stmt_done(sqlite3_stmt *st)
 {
     if (st) {
         sqlite3_reset(st);
@@ -315,7 +235,7 @@ static void stmt_done(sqlite3_stmt *st)
 
 /* Runs a prepared statement that returns no rows. Returns the SQLite code
  * of the step (SQLITE_DONE on success); the message stays in the handle. */
-static int stmt_run(sqlite3_stmt *st)
+int sq_stmt_run(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -324,17 +244,17 @@ static int stmt_run(sqlite3_stmt *st)
 }
 
 /* Runs one of the argument-less statements (BEGIN, COMMIT, ...) on c. */
-static int conn_exec(struct conn *c, int id, struct vt_error *err, const char *what)
+int sq_conn_exec(struct conn *c, int id, struct vt_error *err, const char *what)
 {
-    sqlite3_stmt *st = conn_stmt(c, id);
+    sqlite3_stmt *st = sq_conn_stmt(c, id);
     if (!st)
-        return db_error(c->db, err, what);
-    if (stmt_run(st) != SQLITE_DONE)
-        return db_error(c->db, err, what);
+        return sq_db_error(c->db, err, what);
+    if (sq_stmt_run(st) != SQLITE_DONE)
+        return sq_db_error(c->db, err, what);
     return 0;
 }
 
-static void conn_close(struct conn *c)
+void sq_conn_close(struct conn *c)
 {
     for (int i = 0; i < ST_COUNT; i++) {
         sqlite3_finalize(c->st[i]);
@@ -345,7 +265,7 @@ static void conn_close(struct conn *c)
     c->db = NULL;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+void sq_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)
         sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
@@ -360,7 +280,7 @@ static int bind_named_text(sqlite3_stmt *st, const char *name, const char *s)
 }
 
 /* A copy of a text column (NULL stays NULL). */
-static int col_str(sqlite3_stmt *st, int col, char **out)
+int sq_col_str(sqlite3_stmt *st, int col, char **out)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
     *out = NULL;
@@ -371,7 +291,7 @@ static int col_str(sqlite3_stmt *st, int col, char **out)
 }
 
 /* A JSON column parsed (NULL stays NULL). Bad JSON is database damage. */
-static int col_json(sqlite3_stmt *st, int col, json_t **out)
+int sq_col_json(sqlite3_stmt *st, int col, json_t **out)
 {
     const char *t = (const char *)sqlite3_column_text(st, col);
     json_error_t jerr;
@@ -393,7 +313,7 @@ static int dump_to_buf(const char *p, size_t n, void *data)
 }
 
 /* Compact JSON text of j in *out (vt_malloc'ed); NULL j gives NULL. */
-static int json_text(const json_t *j, char **out)
+int sq_json_text(const json_t *j, char **out)
 {
     struct vt_buf b;
     *out = NULL;
@@ -491,7 +411,7 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 
 /* ---- reader pool ----------------------------------------------------------- */
 
-static struct conn *reader_get(struct sq *s)
+struct conn *sq_reader_get(struct sq *s)
 {
     struct conn *c;
     pthread_mutex_lock(&s->rlock);
@@ -502,7 +422,7 @@ static struct conn *reader_get(struct sq *s)
     return c;
 }
 
-static void reader_put(struct sq *s, struct conn *c)
+void sq_reader_put(struct sq *s, struct conn *c)
 {
     if (!c)
         return;
@@ -512,16 +432,13 @@ static void reader_put(struct sq *s, struct conn *c)
     pthread_mutex_unlock(&s->rlock);
 }
 
-/* Fills out from the current row of st; returns 0 or a VT_E* code. */
-typedef int (*row_fn)(sqlite3_stmt *st, void *out);
-
 /* The first row that read statement id gives for ?1 = key, through row().
  * VT_ENOTFOUND when there is none. */
-static int read_one(struct sq *s, int id, const char *key, row_fn row, void *out,
+static int read_one(struct sq *s, int id, const char *key, sq_row_fn row, void *out,
                     const char *what)
 {
-    struct conn *c = reader_get(s);
-    sqlite3_stmt *st = conn_stmt(c, id);
+    struct conn *c = sq_reader_get(s);
+    sqlite3_stmt *st = sq_conn_stmt(c, id);
     int rc = VT_EDB;
 
     if (st) {
@@ -532,10 +449,10 @@ static int read_one(struct sq *s, int id, const char *key, row_fn row, void *out
         else if (rc == SQLITE_DONE)
             rc = VT_ENOTFOUND;
         else
-            rc = db_error(c->db, NULL, what);
+            rc = sq_db_error(c->db, NULL, what);
     }
-    stmt_done(st);
-    reader_put(s, c);
+    sq_stmt_done(st);
+    sq_reader_put(s, c);
     return rc;
 }
 
@@ -543,8 +460,8 @@ static int read_one(struct sq *s, int id, const char *key, row_fn row, void *out
  * zeroed, then filled by row()) per row to *arr, at most max of them; *more
  * (if not NULL) tells whether a further row exists. On error the elements
  * read so far stay in *arr and *n for the caller to free. */
-static int read_rows(struct conn *c, sqlite3_stmt *st, size_t max, size_t elem, row_fn row,
-                     void **arr, size_t *n, int *more, const char *what)
+int sq_read_rows(struct conn *c, sqlite3_stmt *st, size_t max, size_t elem, sq_row_fn row,
+                 void **arr, size_t *n, int *more, const char *what)
 {
     size_t cap = 0;
     int r;
@@ -564,26 +481,26 @@ static int read_rows(struct conn *c, sqlite3_stmt *st, size_t max, size_t elem, 
         if (rc < 0)
             return rc;
     }
-    return r == SQLITE_DONE ? 0 : db_error(c->db, NULL, what);
+    return r == SQLITE_DONE ? 0 : sq_db_error(c->db, NULL, what);
 }
 
 /* Runs write statement id with ?1 = key (wlock held). VT_ENOTFOUND if it
  * changed no row. */
 static int write_key(struct sq *s, int id, const char *key, const char *what)
 {
-    sqlite3_stmt *st = conn_stmt(&s->w, id);
+    sqlite3_stmt *st = sq_conn_stmt(&s->w, id);
     if (!st)
-        return db_error(s->w.db, NULL, what);
+        return sq_db_error(s->w.db, NULL, what);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (stmt_run(st) != SQLITE_DONE)
-        return db_error(s->w.db, NULL, what);
+    if (sq_stmt_run(st) != SQLITE_DONE)
+        return sq_db_error(s->w.db, NULL, what);
     return sqlite3_changes(s->w.db) > 0 ? 0 : VT_ENOTFOUND;
 }
 
 /* ---- opening --------------------------------------------------------------- */
 
 /* Runs SQL (one or several statements), ignoring any rows. */
-static int exec_sql(sqlite3 *db, const char *sql, struct vt_error *err, const char *path)
+int sq_exec_sql(sqlite3 *db, const char *sql, struct vt_error *err, const char *path)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -614,7 +531,7 @@ out:
     return rc;
 }
 
-static int conn_open(struct conn *c, const char *path, int read_only, struct vt_error *err)
+int sq_conn_open(struct conn *c, const char *path, int read_only, struct vt_error *err)
 {
     int flags = SQLITE_OPEN_NOMUTEX |
                 (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -638,7 +555,7 @@ static int migrate(struct sq *s, struct vt_error *err)
     int in_tx = 0, rc;
     char sql[64];
 
-    rc = exec_sql(db, "BEGIN IMMEDIATE", err, s->path);
+    rc = sq_exec_sql(db, "BEGIN IMMEDIATE", err, s->path);
     if (rc < 0)
         goto out;
     in_tx = 1;
@@ -661,22 +578,22 @@ static int migrate(struct sq *s, struct vt_error *err)
         goto out;
     }
     for (int v = (int)ver; v < SCHEMA_VERSION; v++) {
-        rc = exec_sql(db, migrations[v], err, s->path);
+        rc = sq_exec_sql(db, migrations[v], err, s->path);
         if (rc < 0)
             goto out;
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
-        rc = exec_sql(db, sql, err, s->path);
+        rc = sq_exec_sql(db, sql, err, s->path);
         if (rc < 0)
             goto out;
         vt_info("database migrated", "path=\"%s\" version=%d", s->path, v + 1);
     }
     if (app == 0) {
         snprintf(sql, sizeof sql, "PRAGMA application_id = %d", APPLICATION_ID);
-        rc = exec_sql(db, sql, err, s->path);
+        rc = sq_exec_sql(db, sql, err, s->path);
         if (rc < 0)
             goto out;
     }
-    rc = exec_sql(db, "COMMIT", err, s->path);
+    rc = sq_exec_sql(db, "COMMIT", err, s->path);
     if (rc < 0)
         goto out;
     in_tx = 0;
@@ -711,7 +628,7 @@ static int open_writer(struct sq *s, struct vt_error *err)
 {
     sqlite3_stmt *st = NULL;
     const char *mode;
-    int rc = conn_open(&s->w, s->path, 0, err);
+    int rc = sq_conn_open(&s->w, s->path, 0, err);
     if (rc < 0)
         return rc;
     /* journal_mode answers with the mode now in force. */
@@ -728,13 +645,17 @@ static int open_writer(struct sq *s, struct vt_error *err)
     }
     sqlite3_finalize(st);
     st = NULL;
-    rc = exec_sql(s->w.db,
-                  "PRAGMA synchronous = FULL;"
-                  "PRAGMA foreign_keys = ON;"
-                  "PRAGMA secure_delete = ON;"
-                  "PRAGMA temp_store = MEMORY;" /* savepoint journals stay in memory */
-                  "PRAGMA journal_size_limit = 67108864;", /* 64 MiB */
-                  err, s->path);
+    rc = sq_exec_sql(s->w.db,
+                     "PRAGMA synchronous = FULL;"
+                     "PRAGMA foreign_keys = ON;"
+                     "PRAGMA secure_delete = ON;"
+                     "PRAGMA temp_store = MEMORY;" /* savepoint journals stay in memory */
+                     "PRAGMA journal_size_limit = 67108864;", /* 64 MiB */
+                     err, s->path);
+    /* No checkpoint inside a commit: the checkpointer thread runs them
+     * (store_sqlite_checkpoint.c). */
+    if (rc == 0 && sqlite3_wal_autocheckpoint(s->w.db, 0) != SQLITE_OK)
+        rc = sq_db_error(s->w.db, err, "turning off automatic checkpoints");
     if (rc == 0)
         rc = migrate(s, err);
 out:
@@ -742,7 +663,71 @@ out:
     return rc;
 }
 
-static void *writer_main(void *arg);
+/* ---- SQLite's memory --------------------------------------------------------- */
+
+/* SQLite asks for xRoundup(n) bytes and later reads the size back through
+ * xSize; vt_malloc records exactly the size asked for, so rounding to 8
+ * bytes here keeps the two in agreement. SQLite never asks for 0 bytes, nor
+ * for 2 GiB or more. */
+static void *sqlite_mem_malloc(int n)
+{
+    return n > 0 ? vt_malloc((size_t)n) : NULL;
+}
+
+static void sqlite_mem_free(void *p)
+{
+    vt_free(p);
+}
+
+static void *sqlite_mem_realloc(void *p, int n)
+{
+    return n > 0 ? vt_realloc(p, (size_t)n) : NULL;
+}
+
+static int sqlite_mem_size(void *p)
+{
+    return (int)vt_alloc_size(p);
+}
+
+static int sqlite_mem_roundup(int n)
+{
+    return n > INT_MAX - 7 ? n : (n + 7) & ~7;
+}
+
+static int sqlite_mem_init(void *app)
+{
+    (void)app;
+    return SQLITE_OK;
+}
+
+static void sqlite_mem_shutdown(void *app)
+{
+    (void)app;
+}
+
+/* Not const: sqlite3_config() reads it through a plain pointer (and copies
+ * it). */
+static sqlite3_mem_methods sqlite_mem_methods = {
+    .xMalloc = sqlite_mem_malloc,
+    .xFree = sqlite_mem_free,
+    .xRealloc = sqlite_mem_realloc,
+    .xSize = sqlite_mem_size,
+    .xRoundup = sqlite_mem_roundup,
+    .xInit = sqlite_mem_init,
+    .xShutdown = sqlite_mem_shutdown,
+};
+
+static pthread_once_t sqlite_mem_once = PTHREAD_ONCE_INIT;
+
+/* Runs once, before this process's first other SQLite call: sqlite3_config()
+ * works only before SQLite initialises itself (at the first open). */
+static void sqlite_mem_install(void)
+{
+    int rc = sqlite3_config(SQLITE_CONFIG_MALLOC, &sqlite_mem_methods);
+    if (rc != SQLITE_OK)
+        vt_warn("SQLite's memory is not counted in bytes in use",
+                "sqlite=\"%s\"", sqlite3_errstr(rc));
+}
 
 static void sq_close(void *impl);
 
@@ -754,6 +739,7 @@ static int sq_open(const char *target, const struct vt_store_options *opt, void 
     int rc;
 
     *impl = NULL;
+    pthread_once(&sqlite_mem_once, sqlite_mem_install);
     if (!sqlite3_threadsafe())
         return vt_error_set(err, VT_EINTERNAL, NULL,
                             "this SQLite library was built without thread support");
@@ -767,6 +753,9 @@ static int sq_open(const char *target, const struct vt_store_options *opt, void 
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->qcond, &ca);
+    pthread_mutex_init(&s->ck.run, NULL);
+    pthread_mutex_init(&s->ck.lock, NULL);
+    pthread_cond_init(&s->ck.cond, &ca);
     pthread_condattr_destroy(&ca);
     atomic_init(&s->commits, 0);
     s->read_only = opt->read_only;
@@ -783,7 +772,7 @@ static int sq_open(const char *target, const struct vt_store_options *opt, void 
             goto out;
     }
     for (int i = 0; i < N_READERS; i++) {
-        rc = conn_open(&s->r[i], s->path, 1, err);
+        rc = sq_conn_open(&s->r[i], s->path, 1, err);
         if (rc < 0)
             goto out;
         s->rfree[s->nrfree++] = i;
@@ -793,11 +782,11 @@ static int sq_open(const char *target, const struct vt_store_options *opt, void 
         if (rc < 0)
             goto out;
     } else {
-        if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
-            rc = vt_error_set(err, VT_EINTERNAL, NULL, "cannot start the event writer thread");
+        rc = sq_checkpointer_start(s, err);
+        if (rc == 0)
+            rc = sq_writer_start(s, err);
+        if (rc < 0)
             goto out;
-        }
-        s->writer_running = 1;
     }
     *impl = s;
     rc = 0;
@@ -812,16 +801,14 @@ static void sq_close(void *impl)
     struct sq *s = impl;
     if (!s)
         return;
-    if (s->writer_running) {
-        pthread_mutex_lock(&s->qlock);
-        s->stop = 1;
-        pthread_cond_broadcast(&s->qcond);
-        pthread_mutex_unlock(&s->qlock);
-        pthread_join(s->writer, NULL);
-    }
+    sq_writer_stop(s); /* commits what is queued */
+    sq_checkpointer_stop(s);
     for (int i = 0; i < N_READERS; i++)
-        conn_close(&s->r[i]);
-    conn_close(&s->w); /* last: checkpoints and removes the -wal file */
+        sq_conn_close(&s->r[i]);
+    sq_conn_close(&s->w); /* last: checkpoints and removes the -wal file */
+    pthread_cond_destroy(&s->ck.cond);
+    pthread_mutex_destroy(&s->ck.lock);
+    pthread_mutex_destroy(&s->ck.run);
     pthread_cond_destroy(&s->qcond);
     pthread_mutex_destroy(&s->qlock);
     pthread_cond_destroy(&s->rcond);
@@ -856,15 +843,15 @@ static void item_text_reset(struct item_text *t)
 
 static int item_text_make(const struct vt_item *it, struct item_text *t)
 {
-    int rc = json_text(it->title, &t->title);
+    int rc = sq_json_text(it->title, &t->title);
     if (rc == 0)
-        rc = json_text(it->description, &t->description);
+        rc = sq_json_text(it->description, &t->description);
     if (rc == 0)
-        rc = json_text(it->tags, &t->tags);
+        rc = sq_json_text(it->tags, &t->tags);
     if (rc == 0)
-        rc = json_text(it->attributes, &t->attributes);
+        rc = sq_json_text(it->attributes, &t->attributes);
     if (rc == 0)
-        rc = json_text(it->assets, &t->assets);
+        rc = sq_json_text(it->assets, &t->assets);
     if (rc == 0)
         rc = search_text(it, &t->search);
     return rc;
@@ -876,11 +863,11 @@ static void item_bind(sqlite3_stmt *st, const struct vt_item *it, const struct i
     char cur[4];
     snprintf(cur, sizeof cur, "%.3s", it->currency);
     sqlite3_bind_text(st, 1, it->id, -1, SQLITE_STATIC);
-    bind_text(st, 2, t->title);
-    bind_text(st, 3, t->description);
-    bind_text(st, 4, it->category);
-    bind_text(st, 5, t->tags);
-    bind_text(st, 6, t->attributes);
+    sq_bind_text(st, 2, t->title);
+    sq_bind_text(st, 3, t->description);
+    sq_bind_text(st, 4, it->category);
+    sq_bind_text(st, 5, t->tags);
+    sq_bind_text(st, 6, t->attributes);
     if (it->has_price)
         sqlite3_bind_double(st, 7, it->price);
     else
@@ -893,12 +880,12 @@ static void item_bind(sqlite3_stmt *st, const struct vt_item *it, const struct i
         else
             sqlite3_bind_null(st, 10 + d);
     }
-    bind_text(st, 13, it->model_url);
-    bind_text(st, 14, t->assets);
+    sq_bind_text(st, 13, it->model_url);
+    sq_bind_text(st, 14, t->assets);
     sqlite3_bind_int(st, 15, it->hidden ? 1 : 0);
     sqlite3_bind_int64(st, 16, it->created_ms > 0 ? it->created_ms : now);
     sqlite3_bind_int64(st, 17, now);
-    bind_text(st, 18, t->search);
+    sq_bind_text(st, 18, t->search);
 }
 
 static int item_row(sqlite3_stmt *st, void *out)
@@ -907,21 +894,21 @@ static int item_row(sqlite3_stmt *st, void *out)
     int rc;
 
     vt_item_init(it);
-    rc = col_str(st, 0, &it->id);
+    rc = sq_col_str(st, 0, &it->id);
     if (rc == 0)
-        rc = col_json(st, 1, &it->title);
+        rc = sq_col_json(st, 1, &it->title);
     if (rc == 0)
-        rc = col_json(st, 2, &it->description);
+        rc = sq_col_json(st, 2, &it->description);
     if (rc == 0)
-        rc = col_str(st, 3, &it->category);
+        rc = sq_col_str(st, 3, &it->category);
     if (rc == 0)
-        rc = col_json(st, 4, &it->tags);
+        rc = sq_col_json(st, 4, &it->tags);
     if (rc == 0)
-        rc = col_json(st, 5, &it->attributes);
+        rc = sq_col_json(st, 5, &it->attributes);
     if (rc == 0)
-        rc = col_str(st, 12, &it->model_url);
+        rc = sq_col_str(st, 12, &it->model_url);
     if (rc == 0)
-        rc = col_json(st, 13, &it->assets);
+        rc = sq_col_json(st, 13, &it->assets);
     if (rc < 0)
         return rc;
     it->has_price = sqlite3_column_type(st, 6) != SQLITE_NULL;
@@ -953,7 +940,7 @@ static int sq_items_put(void *impl, const struct vt_item *items, size_t n, int m
     int64_t now;
 
     if (s->read_only)
-        return read_only_error(err);
+        return sq_read_only_error(err);
     tx = vt_calloc(n, sizeof *tx);
     if (!tx) {
         rc = vt_error_set(err, VT_ENOMEM, NULL, "out of memory storing %zu items", n);
@@ -968,35 +955,35 @@ static int sq_items_put(void *impl, const struct vt_item *items, size_t n, int m
     now = vt_time_now_ms();
     pthread_mutex_lock(&s->wlock);
     locked = 1;
-    rc = conn_exec(&s->w, ST_BEGIN, err, "storing items");
+    rc = sq_conn_exec(&s->w, ST_BEGIN, err, "storing items");
     if (rc < 0)
         goto out;
     in_tx = 1;
-    st = conn_stmt(&s->w, mode == VT_PUT_CREATE ? ST_ITEM_INSERT : ST_ITEM_UPSERT);
+    st = sq_conn_stmt(&s->w, mode == VT_PUT_CREATE ? ST_ITEM_INSERT : ST_ITEM_UPSERT);
     if (!st) {
-        rc = db_error(s->w.db, err, "storing items");
+        rc = sq_db_error(s->w.db, err, "storing items");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         item_bind(st, &items[i], &tx[i], now);
-        if (stmt_run(st) != SQLITE_DONE) {
+        if (sq_stmt_run(st) != SQLITE_DONE) {
             if (bad)
                 *bad = i;
             if (sqlite3_extended_errcode(s->w.db) == SQLITE_CONSTRAINT_PRIMARYKEY)
                 rc = vt_error_set(err, VT_ECONFLICT, "id", "item '%s' already exists",
                                   items[i].id);
             else
-                rc = db_error(s->w.db, err, "storing items");
+                rc = sq_db_error(s->w.db, err, "storing items");
             goto out;
         }
     }
-    rc = conn_exec(&s->w, ST_COMMIT, err, "storing items");
+    rc = sq_conn_exec(&s->w, ST_COMMIT, err, "storing items");
     if (rc < 0)
         goto out;
     in_tx = 0;
 out:
     if (in_tx)
-        conn_exec(&s->w, ST_ROLLBACK, NULL, "rolling back items");
+        sq_conn_exec(&s->w, ST_ROLLBACK, NULL, "rolling back items");
     if (locked)
         pthread_mutex_unlock(&s->wlock);
     for (size_t i = 0; tx && i < n; i++)
@@ -1019,7 +1006,7 @@ static int sq_item_delete(void *impl, const char *id)
     int rc;
 
     if (s->read_only)
-        return read_only_error(NULL);
+        return sq_read_only_error(NULL);
     pthread_mutex_lock(&s->wlock);
     rc = write_key(s, ST_ITEM_DELETE, id, "deleting an item");
     pthread_mutex_unlock(&s->wlock);
@@ -1056,8 +1043,8 @@ static int sq_items_list(void *impl, const struct vt_item_query *q, struct vt_it
     if (q->include_hidden)
         mask |= LIST_HIDDEN;
 
-    c = reader_get(s);
-    st = conn_stmt(c, ST_LIST_FIRST + mask);
+    c = sq_reader_get(s);
+    st = sq_conn_stmt(c, ST_LIST_FIRST + mask);
     if (!st) {
         rc = VT_EDB;
         goto out;
@@ -1071,11 +1058,11 @@ static int sq_items_list(void *impl, const struct vt_item_query *q, struct vt_it
         bind_named_text(st, ":q", qb.data);
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":lim"), (int64_t)q->limit + 1);
 
-    rc = read_rows(c, st, q->limit, sizeof *items, item_row, (void **)&items, &count, more,
-                   "listing items");
+    rc = sq_read_rows(c, st, q->limit, sizeof *items, item_row, (void **)&items, &count, more,
+                      "listing items");
 out:
-    stmt_done(st);
-    reader_put(s, c);
+    sq_stmt_done(st);
+    sq_reader_put(s, c);
     vt_buf_reset(&qb);
     if (rc < 0) {
         vt_items_free(items, count);
@@ -1092,11 +1079,11 @@ out:
 static int user_row(sqlite3_stmt *st, void *out)
 {
     struct vt_user *u = out;
-    int rc = col_str(st, 0, &u->id);
+    int rc = sq_col_str(st, 0, &u->id);
     if (rc == 0)
-        rc = col_json(st, 1, &u->attributes);
+        rc = sq_col_json(st, 1, &u->attributes);
     if (rc == 0)
-        rc = col_json(st, 2, &u->consent);
+        rc = sq_col_json(st, 2, &u->consent);
     u->created_ms = sqlite3_column_int64(st, 3);
     u->updated_ms = sqlite3_column_int64(st, 4);
     return rc;
@@ -1118,23 +1105,23 @@ static int sq_user_put(void *impl, const struct vt_user *u)
     int rc;
 
     if (s->read_only)
-        return read_only_error(NULL);
-    rc = json_text(u->attributes, &attrs);
+        return sq_read_only_error(NULL);
+    rc = sq_json_text(u->attributes, &attrs);
     if (rc == 0)
-        rc = json_text(u->consent, &consent);
+        rc = sq_json_text(u->consent, &consent);
     if (rc < 0)
         goto out;
     pthread_mutex_lock(&s->wlock);
-    st = conn_stmt(&s->w, ST_USER_PUT);
+    st = sq_conn_stmt(&s->w, ST_USER_PUT);
     if (!st) {
         rc = VT_EDB;
     } else {
         sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC);
-        bind_text(st, 2, attrs);
-        bind_text(st, 3, consent);
+        sq_bind_text(st, 2, attrs);
+        sq_bind_text(st, 3, consent);
         sqlite3_bind_int64(st, 4, vt_time_now_ms());
-        if (stmt_run(st) != SQLITE_DONE)
-            rc = db_error(s->w.db, NULL, "storing a user");
+        if (sq_stmt_run(st) != SQLITE_DONE)
+            rc = sq_db_error(s->w.db, NULL, "storing a user");
     }
     pthread_mutex_unlock(&s->wlock);
 out:
@@ -1144,17 +1131,17 @@ out:
 }
 
 /* Deletes the user's events and the user in one transaction. secure_delete
- * zeroes the freed bytes in the database file; the TRUNCATE checkpoint then
- * empties the -wal file, which still held the old pages. */
+ * zeroes the freed bytes in the database file; emptying the log (a TRUNCATE
+ * checkpoint) then removes the old pages the -wal file still held. */
 static int sq_user_delete(void *impl, const char *id)
 {
     struct sq *s = impl;
     int in_tx = 0, rc;
 
     if (s->read_only)
-        return read_only_error(NULL);
+        return sq_read_only_error(NULL);
     pthread_mutex_lock(&s->wlock);
-    rc = conn_exec(&s->w, ST_BEGIN, NULL, "deleting a user");
+    rc = sq_conn_exec(&s->w, ST_BEGIN, NULL, "deleting a user");
     if (rc < 0)
         goto out;
     in_tx = 1;
@@ -1163,373 +1150,25 @@ static int sq_user_delete(void *impl, const char *id)
         goto out;
     rc = write_key(s, ST_USER_DELETE, id, "deleting a user");
     if (rc == 0)
-        rc = conn_exec(&s->w, ST_COMMIT, NULL, "deleting a user");
+        rc = sq_conn_exec(&s->w, ST_COMMIT, NULL, "deleting a user");
     if (rc < 0)
         goto out;
     in_tx = 0;
     /* Bounded: readers may hold the log a moment, and appends wait on wlock. */
-    sqlite3_busy_timeout(s->w.db, CHECKPOINT_WAIT_MS);
-    if (sqlite3_wal_checkpoint_v2(s->w.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
-        SQLITE_OK)
-        vt_warn("checkpoint after a user deletion failed; the old pages stay in the log "
-                "until the next checkpoint", "sqlite=\"%s\"", sqlite3_errmsg(s->w.db));
-    sqlite3_busy_timeout(s->w.db, BUSY_TIMEOUT_MS);
+    if (sq_log_truncate(s) != SQLITE_OK)
+        vt_warn("emptying the log after a user deletion failed; the old pages stay in it "
+                "until the checkpointer empties it", "sqlite=\"%s\"", sqlite3_errmsg(s->w.db));
 out:
     if (in_tx)
-        conn_exec(&s->w, ST_ROLLBACK, NULL, "rolling back a user deletion");
+        sq_conn_exec(&s->w, ST_ROLLBACK, NULL, "rolling back a user deletion");
     pthread_mutex_unlock(&s->wlock);
     return rc;
 }
 
-/* ---- events: group commit -------------------------------------------------- */
-
-/* Writes one caller's batch in the open transaction (writer thread, wlock
- * held). Returns 0 or VT_EDB with the message in r->msg. */
-static int write_batch(struct sq *s, struct append_req *r, int64_t now)
-{
-    sqlite3_stmt *ensure = conn_stmt(&s->w, ST_USER_ENSURE);
-    sqlite3_stmt *ins = conn_stmt(&s->w, ST_EVENT_INSERT);
-    const char *last_user = NULL;
-
-    if (!ensure || !ins)
-        goto fail;
-    for (size_t i = 0; i < r->n; i++) {
-        struct vt_event *ev = &r->evs[i];
-        if (!last_user || strcmp(last_user, ev->user_id) != 0) {
-            sqlite3_bind_text(ensure, 1, ev->user_id, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(ensure, 2, now);
-            if (stmt_run(ensure) != SQLITE_DONE)
-                goto fail;
-            last_user = ev->user_id;
-        }
-        sqlite3_bind_text(ins, 1, ev->user_id, -1, SQLITE_STATIC);
-        bind_text(ins, 2, ev->item_id);
-        sqlite3_bind_text(ins, 3, vt_event_type_info(ev->type)->name, -1, SQLITE_STATIC);
-        sqlite3_bind_double(ins, 4, ev->value);
-        bind_text(ins, 5, r->ctx[i]);
-        sqlite3_bind_int64(ins, 6, ev->ts_ms);
-        if (stmt_run(ins) != SQLITE_DONE)
-            goto fail;
-        ev->id = sqlite3_last_insert_rowid(s->w.db);
-    }
-    return 0;
-fail:
-    snprintf(r->msg, sizeof r->msg, "storing events: %s", sqlite3_errmsg(s->w.db));
-    vt_errorlog("database error", "what=\"storing events\" sqlite=\"%s\"",
-                sqlite3_errmsg(s->w.db));
-    return VT_EDB;
-}
-
-/* Marks r failed (msg NULL: keep the message it has) and clears its ids. */
-static void batch_fail(struct append_req *r, const char *msg)
-{
-    r->rc = VT_EDB;
-    if (msg)
-        snprintf(r->msg, sizeof r->msg, "%s", msg);
-    for (size_t i = 0; i < r->n; i++)
-        r->evs[i].id = 0;
-}
-
-/* Commits every batch of list in one transaction, each in a savepoint. */
-static void group_commit(struct sq *s, struct append_req *list)
-{
-    char msg[256];
-    struct append_req *r;
-    int64_t now = vt_time_now_ms();
-
-    pthread_mutex_lock(&s->wlock);
-    if (conn_exec(&s->w, ST_BEGIN, NULL, "storing events") < 0) {
-        snprintf(msg, sizeof msg, "storing events: %s", sqlite3_errmsg(s->w.db));
-        for (r = list; r; r = r->next)
-            batch_fail(r, msg);
-        goto out;
-    }
-    for (r = list; r; r = r->next) {
-        /* An I/O error or a full disk can roll back the whole transaction;
-         * a SAVEPOINT now would start (and RELEASE commit) a new one. */
-        if (sqlite3_get_autocommit(s->w.db)) {
-            batch_fail(r, "storing events: the transaction was rolled back");
-            continue;
-        }
-        r->rc = conn_exec(&s->w, ST_SAVEPOINT, NULL, "storing events");
-        if (r->rc == 0) {
-            r->rc = write_batch(s, r, now);
-            if (r->rc == 0)
-                r->rc = conn_exec(&s->w, ST_RELEASE, NULL, "storing events");
-            if (r->rc < 0) {
-                /* undo this batch only; the others stay in the transaction */
-                conn_exec(&s->w, ST_ROLLBACK_TO, NULL, "storing events");
-                conn_exec(&s->w, ST_RELEASE, NULL, "storing events");
-            }
-        }
-        if (r->rc < 0) {
-            if (!r->msg[0])
-                snprintf(r->msg, sizeof r->msg, "storing events: %s", sqlite3_errmsg(s->w.db));
-            batch_fail(r, NULL);
-        }
-    }
-    if (conn_exec(&s->w, ST_COMMIT, NULL, "committing events") < 0) {
-        snprintf(msg, sizeof msg, "committing events: %s", sqlite3_errmsg(s->w.db));
-        conn_exec(&s->w, ST_ROLLBACK, NULL, "rolling back events");
-        for (r = list; r; r = r->next)
-            if (r->rc == 0)
-                batch_fail(r, msg);
-        goto out;
-    }
-    atomic_fetch_add(&s->commits, 1);
-out:
-    pthread_mutex_unlock(&s->wlock);
-}
-
-static void *writer_main(void *arg)
-{
-    struct sq *s = arg;
-
-    pthread_mutex_lock(&s->qlock);
-    for (;;) {
-        struct append_req *list, *r, *next;
-        size_t taken = 0;
-
-        while (!s->qhead && !s->stop)
-            pthread_cond_wait(&s->qcond, &s->qlock);
-        if (!s->qhead)
-            break; /* stopping, and nothing left to write */
-        /* Others have announced a batch they are still checking: give them
-         * up to gather_us to join this commit. A lone caller never waits. */
-        if (s->gather_us > 0 && s->announced > s->queued) {
-            struct timespec dl;
-            clock_gettime(CLOCK_MONOTONIC, &dl);
-            dl.tv_nsec += (long)(s->gather_us % 1000000) * 1000;
-            dl.tv_sec += (time_t)(s->gather_us / 1000000) + dl.tv_nsec / 1000000000;
-            dl.tv_nsec %= 1000000000;
-            while (s->announced > s->queued && !s->stop)
-                if (pthread_cond_timedwait(&s->qcond, &s->qlock, &dl) == ETIMEDOUT)
-                    break;
-        }
-        list = s->qhead;
-        s->qhead = s->qtail = NULL;
-        for (r = list; r; r = r->next)
-            taken++;
-        s->announced -= taken;
-        s->queued -= taken;
-        pthread_mutex_unlock(&s->qlock);
-
-        group_commit(s, list);
-
-        pthread_mutex_lock(&s->qlock);
-        for (r = list; r; r = next) {
-            next = r->next; /* r belongs to its caller once done is set */
-            r->done = 1;
-            pthread_cond_signal(&r->cond);
-        }
-    }
-    pthread_mutex_unlock(&s->qlock);
-    return NULL;
-}
-
-/* Checks that every item an event names exists (read connection). */
-static int check_items(struct sq *s, const struct vt_event *evs, size_t n, size_t *bad,
-                       struct vt_error *err)
-{
-    struct conn *c;
-    sqlite3_stmt *st;
-    const char *last_ok = NULL;
-    size_t first = 0;
-    int rc = 0;
-
-    while (first < n && !evs[first].item_id)
-        first++;
-    if (first == n)
-        return 0; /* nothing to check: no connection needed */
-    c = reader_get(s);
-    st = conn_stmt(c, ST_ITEM_EXISTS);
-    if (!st) {
-        rc = db_error(c->db, err, "checking items");
-        goto out;
-    }
-    for (size_t i = first; i < n; i++) {
-        const char *id = evs[i].item_id;
-        int r;
-        if (!id || (last_ok && strcmp(id, last_ok) == 0))
-            continue;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r == SQLITE_ROW) {
-            last_ok = id;
-            continue;
-        }
-        if (bad)
-            *bad = i;
-        if (r == SQLITE_DONE)
-            rc = vt_error_set(err, VT_EINVAL, "item_id", "event %zu: unknown item '%s'", i, id);
-        else
-            rc = db_error(c->db, err, "checking items");
-        goto out;
-    }
-out:
-    stmt_done(st);
-    reader_put(s, c);
-    return rc;
-}
-
-static int sq_events_append(void *impl, struct vt_event *evs, size_t n, size_t *bad,
-                            struct vt_error *err)
-{
-    struct sq *s = impl;
-    struct append_req req;
-    char **ctx = NULL;
-    int announced = 0, rc = 0;
-
-    if (s->read_only)
-        return read_only_error(err);
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(evs[i].value)) {
-            if (bad)
-                *bad = i;
-            return vt_error_set(err, VT_EINVAL, "value", "event %zu: value is not a number", i);
-        }
-    }
-    /* Announce first, so the writer knows a batch is on its way. */
-    pthread_mutex_lock(&s->qlock);
-    s->announced++;
-    pthread_mutex_unlock(&s->qlock);
-    announced = 1;
-
-    ctx = vt_calloc(n, sizeof *ctx);
-    if (!ctx) {
-        rc = vt_error_set(err, VT_ENOMEM, NULL, "out of memory storing %zu events", n);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (json_text(evs[i].context, &ctx[i]) < 0) {
-            rc = vt_error_set(err, VT_ENOMEM, NULL, "out of memory storing %zu events", n);
-            goto out;
-        }
-    }
-    rc = check_items(s, evs, n, bad, err);
-    if (rc < 0)
-        goto out;
-
-    memset(&req, 0, sizeof req);
-    req.evs = evs;
-    req.n = n;
-    req.ctx = ctx;
-    pthread_cond_init(&req.cond, NULL);
-    pthread_mutex_lock(&s->qlock);
-    if (s->qtail)
-        s->qtail->next = &req;
-    else
-        s->qhead = &req;
-    s->qtail = &req;
-    s->queued++;
-    announced = 0; /* the writer accounts for it when it takes the batch */
-    pthread_cond_signal(&s->qcond);
-    while (!req.done)
-        pthread_cond_wait(&req.cond, &s->qlock);
-    pthread_mutex_unlock(&s->qlock);
-    pthread_cond_destroy(&req.cond);
-    rc = req.rc;
-    if (rc < 0)
-        vt_error_set(err, rc, NULL, "%s", req.msg);
-out:
-    if (announced) {
-        pthread_mutex_lock(&s->qlock);
-        s->announced--;
-        pthread_cond_signal(&s->qcond); /* the writer may be waiting for us */
-        pthread_mutex_unlock(&s->qlock);
-    }
-    for (size_t i = 0; ctx && i < n; i++)
-        vt_free(ctx[i]);
-    vt_free(ctx);
-    return rc;
-}
-
-/* ---- events: reading ------------------------------------------------------- */
-
-static int event_row(sqlite3_stmt *st, void *out)
-{
-    struct vt_event *ev = out;
-    const char *type = (const char *)sqlite3_column_text(st, 3);
-    int rc;
-
-    vt_event_init(ev);
-    ev->id = sqlite3_column_int64(st, 0);
-    rc = col_str(st, 1, &ev->user_id);
-    if (rc == 0)
-        rc = col_str(st, 2, &ev->item_id);
-    if (rc == 0)
-        rc = col_json(st, 5, &ev->context);
-    if (rc < 0)
-        return rc;
-    ev->type = type ? vt_event_type_parse(type) : VT_EINVAL;
-    if (ev->type < 0) {
-        vt_errorlog("unknown event type in the database", "event=%lld type=\"%s\"",
-                    (long long)ev->id, type ? type : "");
-        return VT_EDB;
-    }
-    ev->value = sqlite3_column_double(st, 4);
-    ev->ts_ms = sqlite3_column_int64(st, 6);
-    return 0;
-}
-
-/* The rows of a bound event query. */
-static int events_read(struct conn *c, sqlite3_stmt *st, size_t limit, struct vt_event **out,
-                       size_t *n)
-{
-    struct vt_event *evs = NULL;
-    size_t count = 0;
-    int rc = read_rows(c, st, limit, sizeof *evs, event_row, (void **)&evs, &count, NULL,
-                       "reading events");
-    if (rc < 0) {
-        vt_events_free(evs, count);
-        return rc;
-    }
-    *out = evs;
-    *n = count;
-    return 0;
-}
-
-static int sq_user_events(void *impl, const char *user_id, int64_t before_id, size_t limit,
-                          struct vt_event **out, size_t *n)
-{
-    struct sq *s = impl;
-    struct conn *c = reader_get(s);
-    sqlite3_stmt *st = conn_stmt(c, ST_USER_EVENTS);
-    int rc = VT_EDB;
-
-    if (st) {
-        sqlite3_bind_text(st, 1, user_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, before_id > 0 ? before_id : INT64_MAX);
-        sqlite3_bind_int64(st, 3, (int64_t)limit);
-        rc = events_read(c, st, limit, out, n);
-    }
-    stmt_done(st);
-    reader_put(s, c);
-    return rc;
-}
-
-static int sq_events_scan(void *impl, int64_t after_id, size_t limit, struct vt_event **out,
-                          size_t *n)
-{
-    struct sq *s = impl;
-    struct conn *c = reader_get(s);
-    sqlite3_stmt *st = conn_stmt(c, ST_EVENTS_SCAN);
-    int rc = VT_EDB;
-
-    if (st) {
-        sqlite3_bind_int64(st, 1, after_id);
-        sqlite3_bind_int64(st, 2, (int64_t)limit);
-        rc = events_read(c, st, limit, out, n);
-    }
-    stmt_done(st);
-    reader_put(s, c);
-    return rc;
-}
 
 /* ---- stats ------------------------------------------------------------------ */
 
-static int64_t file_size(const char *path, const char *suffix)
+int64_t sq_file_size(const char *path, const char *suffix)
 {
     char p[4096];
     struct stat sb;
@@ -1541,8 +1180,8 @@ static int64_t file_size(const char *path, const char *suffix)
 static int sq_stats(void *impl, struct vt_store_stats *st_out)
 {
     struct sq *s = impl;
-    struct conn *c = reader_get(s);
-    sqlite3_stmt *st = conn_stmt(c, ST_COUNTS);
+    struct conn *c = sq_reader_get(s);
+    sqlite3_stmt *st = sq_conn_stmt(c, ST_COUNTS);
     int rc = 0, r;
 
     if (!st) {
@@ -1562,11 +1201,11 @@ static int sq_stats(void *impl, struct vt_store_stats *st_out)
             st_out->events = v;
     }
     if (r != SQLITE_DONE)
-        rc = db_error(c->db, NULL, "reading counts");
+        rc = sq_db_error(c->db, NULL, "reading counts");
 out:
-    stmt_done(st);
-    reader_put(s, c);
-    st_out->db_bytes = file_size(s->path, "") + file_size(s->path, "-wal");
+    sq_stmt_done(st);
+    sq_reader_put(s, c);
+    st_out->db_bytes = sq_file_size(s->path, "") + sq_file_size(s->path, "-wal");
     st_out->commits = atomic_load(&s->commits);
     return rc;
 }
@@ -1608,18 +1247,18 @@ static int sq_meta_put(void *impl, const char *name, const void *data, size_t le
     int rc = 0;
 
     if (s->read_only)
-        return read_only_error(NULL);
+        return sq_read_only_error(NULL);
     if (len > INT32_MAX)
         return VT_ETOOBIG;
     pthread_mutex_lock(&s->wlock);
-    st = conn_stmt(&s->w, ST_META_PUT);
+    st = sq_conn_stmt(&s->w, ST_META_PUT);
     if (!st) {
         rc = VT_EDB;
     } else {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_blob(st, 2, data, (int)len, SQLITE_STATIC);
-        if (stmt_run(st) != SQLITE_DONE)
-            rc = db_error(s->w.db, NULL, "storing metadata");
+        if (sq_stmt_run(st) != SQLITE_DONE)
+            rc = sq_db_error(s->w.db, NULL, "storing metadata");
     }
     pthread_mutex_unlock(&s->wlock);
     return rc;
@@ -1656,9 +1295,9 @@ static int sq_key_add(void *impl, const struct vt_key *k)
     int rc = 0;
 
     if (s->read_only)
-        return read_only_error(NULL);
+        return sq_read_only_error(NULL);
     pthread_mutex_lock(&s->wlock);
-    st = conn_stmt(&s->w, ST_KEY_ADD);
+    st = sq_conn_stmt(&s->w, ST_KEY_ADD);
     if (!st) {
         rc = VT_EDB;
         goto out;
@@ -1669,11 +1308,11 @@ static int sq_key_add(void *impl, const struct vt_key *k)
     sqlite3_bind_text(st, 4, k->label, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, k->created_ms > 0 ? k->created_ms : vt_time_now_ms());
     sqlite3_bind_int(st, 6, k->revoked ? 1 : 0);
-    if (stmt_run(st) != SQLITE_DONE) {
+    if (sq_stmt_run(st) != SQLITE_DONE) {
         if (sqlite3_extended_errcode(s->w.db) == SQLITE_CONSTRAINT_PRIMARYKEY)
             rc = VT_ECONFLICT;
         else
-            rc = db_error(s->w.db, NULL, "storing a key");
+            rc = sq_db_error(s->w.db, NULL, "storing a key");
     }
 out:
     pthread_mutex_unlock(&s->wlock);
@@ -1688,17 +1327,17 @@ static int sq_key_get(void *impl, const char *id, struct vt_key *out)
 static int sq_key_list(void *impl, struct vt_key **out, size_t *n)
 {
     struct sq *s = impl;
-    struct conn *c = reader_get(s);
-    sqlite3_stmt *st = conn_stmt(c, ST_KEY_LIST);
+    struct conn *c = sq_reader_get(s);
+    sqlite3_stmt *st = sq_conn_stmt(c, ST_KEY_LIST);
     struct vt_key *keys = NULL;
     size_t count = 0;
     int rc = VT_EDB;
 
     if (st)
-        rc = read_rows(c, st, SIZE_MAX, sizeof *keys, key_row, (void **)&keys, &count, NULL,
-                       "listing keys");
-    stmt_done(st);
-    reader_put(s, c);
+        rc = sq_read_rows(c, st, SIZE_MAX, sizeof *keys, key_row, (void **)&keys, &count, NULL,
+                          "listing keys");
+    sq_stmt_done(st);
+    sq_reader_put(s, c);
     if (rc < 0) {
         vt_free(keys);
         return rc;
@@ -1714,7 +1353,7 @@ static int sq_key_revoke(void *impl, const char *id)
     int rc;
 
     if (s->read_only)
-        return read_only_error(NULL);
+        return sq_read_only_error(NULL);
     pthread_mutex_lock(&s->wlock);
     rc = write_key(s, ST_KEY_REVOKE, id, "revoking a key");
     pthread_mutex_unlock(&s->wlock);

@@ -1,5 +1,6 @@
 /* test_store.c - the SQLite store: schema and migrations, items, users,
- * events with group commit and durability across kill -9, keys, metadata.
+ * events with group commit and durability across kill -9, the log kept
+ * bounded by the checkpointer, keys, metadata, SQLite's memory counted.
  * Databases live under build/ and are removed before each test. */
 #include <errno.h>
 #include <fcntl.h>
@@ -954,6 +955,69 @@ TEST(user_put_get_delete_forgets_events)
     rm_db(path);
 }
 
+/* ---- the write-ahead log ---------------------------------------------------- */
+
+static int64_t wal_bytes(const char *path)
+{
+    char p[512];
+    struct stat sb;
+    snprintf(p, sizeof p, "%s-wal", path);
+    return stat(p, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
+/* Commits no longer copy the log into the database themselves: without the
+ * checkpointer thread these 2,000 commits would leave a -wal file of about
+ * 60 MB. A user deletion must still empty the log while it works. */
+TEST(checkpointer_keeps_the_log_bounded)
+{
+    enum { EVENTS = 20000, BATCH = 10 };
+    const char *path = "build/test_store_wal.db";
+    struct vt_store *s = fresh(path);
+    static const char *const ids[] = {"i1"};
+    struct vt_event evs[BATCH];
+    struct vt_store_stats st;
+    struct vt_error err;
+    int64_t peak = 0;
+    int failures = 0;
+    size_t bad;
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    put_items(s, ids, 1);
+    for (int i = 0; i < EVENTS / BATCH; i++) {
+        char user[32];
+        snprintf(user, sizeof user, "wal-user-%d", i % 50);
+        for (int j = 0; j < BATCH; j++)
+            make_event(&evs[j], user, j % 2 ? "i1" : NULL, VT_EV_VIEW, 1, 1000 + i);
+        if (i == 7)
+            evs[0].context = json_pack("{s:s}", "text", "wal-secret-note");
+        if (vt_store_events_append(s, evs, BATCH, &bad, &err) != 0)
+            failures++;
+        for (int j = 0; j < BATCH; j++)
+            vt_event_reset(&evs[j]);
+        int64_t w = wal_bytes(path);
+        if (w > peak)
+            peak = w;
+    }
+    CHECK_EQ_INT(vt_store_stats(s, &st), 0);
+    printf("  %d events in %lld commits: the -wal file peaked at %.1f MB\n", EVENTS,
+           (long long)st.commits, (double)peak / (1 << 20));
+    CHECK_EQ_INT(failures, 0);
+    CHECK_EQ_INT(st.events, EVENTS);
+    CHECK(peak > 0);
+    CHECK(peak <= 16 << 20);
+
+    /* forgetting still empties the log, with the checkpointer around */
+    CHECK_EQ_INT(vt_store_user_delete(s, "wal-user-7"), 0);
+    CHECK_EQ_INT(wal_bytes(path), 0);
+    CHECK(!file_contains_wal(path, "wal-secret-note"));
+    CHECK(!file_contains(path, "wal-secret-note"));
+    CHECK_EQ_INT(vt_store_stats(s, &st), 0);
+    CHECK_EQ_INT(st.events, EVENTS - EVENTS / 50);
+    vt_store_close(s);
+    rm_db(path);
+}
+
 TEST(keys_and_meta)
 {
     const char *path = "build/test_store_keys.db";
@@ -1023,10 +1087,54 @@ TEST(keys_and_meta)
     rm_db(path);
 }
 
+/* ---- memory ------------------------------------------------------------------ */
+
+/* vt_alloc_size() gives back the size asked for; SQLite allocates through
+ * the wrappers, so its caches show in bytes in use while a store is open,
+ * and it returns all of them when the store closes. */
+TEST(alloc_size_and_sqlite_memory)
+{
+    const char *path = "build/test_store_memory.db";
+    char *p = vt_malloc(100), *q = vt_calloc(3, 7), *d = vt_strdup("chair");
+    CHECK(p && q && d);
+    CHECK_EQ_INT(vt_alloc_size(p), 100);
+    CHECK_EQ_INT(vt_alloc_size(q), 21);
+    CHECK_EQ_INT(vt_alloc_size(d), 6);
+    CHECK_EQ_INT(vt_alloc_size(NULL), 0);
+    p = vt_realloc(p, 5000);
+    CHECK_EQ_INT(vt_alloc_size(p), 5000);
+    p = vt_realloc(p, 1);
+    CHECK_EQ_INT(vt_alloc_size(p), 1);
+    vt_free(p);
+    vt_free(q);
+    vt_free(d);
+
+    int64_t before = vt_alloc_bytes_in_use();
+    struct vt_store *s = fresh(path);
+    CHECK(s != NULL);
+    if (s) {
+        static const char *const ids[] = {"i1", "i2"};
+        struct vt_item it;
+        put_items(s, ids, 2);
+        CHECK_EQ_INT(vt_store_item_get(s, "i2", &it), 0);
+        vt_item_reset(&it);
+        /* connections, prepared statements, page caches: far more than the
+         * store's own few kilobytes */
+        int64_t open_bytes = vt_alloc_bytes_in_use() - before;
+        printf("  an open store holds %lld bytes\n", (long long)open_bytes);
+        CHECK(open_bytes > 64 * 1024);
+        vt_store_close(s);
+    }
+    CHECK_EQ_INT(vt_alloc_bytes_in_use(), before);
+    rm_db(path);
+}
+
 int main(void)
 {
     vt_alloc_install_json();
     vt_log_set_level(VT_LOG_OFF);
+    /* Taken before the first store opens: SQLite allocates through the
+     * wrappers too, and gives everything back when its connections close. */
     int64_t baseline = vt_alloc_bytes_in_use();
     RUN(open_refuses_what_it_cannot_serve);
     RUN(migrations_fresh_and_reopen);
@@ -1040,7 +1148,9 @@ int main(void)
     RUN(lone_append_does_not_wait_for_company);
     RUN(acknowledged_events_survive_kill_9);
     RUN(user_put_get_delete_forgets_events);
+    RUN(checkpointer_keeps_the_log_bounded);
     RUN(keys_and_meta);
+    RUN(alloc_size_and_sqlite_memory);
     test_current = "no_leaks";
     int before = test_failed_checks;
     CHECK_EQ_INT(vt_alloc_bytes_in_use(), baseline);
