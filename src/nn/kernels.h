@@ -7,11 +7,24 @@
  * Implementations pick AVX2/FMA at run time when the CPU has it and fall
  * back to portable C; results agree to float rounding. All functions are
  * thread-safe (no state); large products may split across the pool given.
+ *
+ * Kernel sets: "avx2-fma" when the CPU reports both AVX2 and FMA, else
+ * "portable". The environment variable VITRINE_KERNELS=portable forces the
+ * portable set (read once, at the first kernel call). Large matrix products
+ * split across the shared thread pool (core/pool.h: VITRINE_THREADS or
+ * vt_pool_shared_set_threads); a product issued while the pool is busy runs
+ * on the calling thread.
+ *
+ * Accuracy: every product accumulates in float32 along k, in blocks of 256;
+ * elementwise functions (exp in softmax, erf in GELU, tanh) of the AVX2 set
+ * use polynomial approximations with absolute error below 3e-7 over the
+ * float range (tests/unit/test_kernels.c states each tolerance).
  */
 #ifndef VT_NN_KERNELS_H
 #define VT_NN_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* C[m,n] = A[m,k] . B[k,n] (+ bias[n] if bias) */
 void vt_gemm_nn(const float *A, const float *B, const float *bias, float *C, size_t m, size_t n,
@@ -19,6 +32,27 @@ void vt_gemm_nn(const float *A, const float *B, const float *bias, float *C, siz
 /* C[m,n] = A[m,k] . B[n,k]^T (+ bias[n] if bias) */
 void vt_gemm_nt(const float *A, const float *B, const float *bias, float *C, size_t m, size_t n,
                 size_t k);
+
+/*
+ * Weights packed once for many products (a Linear layer's matrix): the
+ * products then skip the per-call repacking of B, which dominates for
+ * small m (a single short query). The packed form does not depend on the
+ * kernel set. vt_packed_free(NULL) is a no-op. A packed matrix is
+ * read-only and may be shared between threads.
+ */
+struct vt_packed;
+/* From B[n,k] (PyTorch/GGUF Linear weight, y = x B^T). 0 or VT_ENOMEM. */
+int vt_packed_new_nt(const float *B, size_t n, size_t k, struct vt_packed **out);
+/* From B[k,n] (TF.js dense kernel, y = x B). 0 or VT_ENOMEM. */
+int vt_packed_new_nn(const float *B, size_t k, size_t n, struct vt_packed **out);
+void vt_packed_free(struct vt_packed *p);
+size_t vt_packed_n(const struct vt_packed *p);
+size_t vt_packed_k(const struct vt_packed *p);
+/* Bytes held by the packed matrix. */
+size_t vt_packed_bytes(const struct vt_packed *p);
+/* C[m,n] = A[m,k] . B (+ bias[n] if bias), B packed. */
+void vt_gemm_packed(const float *A, const struct vt_packed *B, const float *bias, float *C,
+                    size_t m);
 
 /* x[rows,dim] = (x - mean) / sqrt(var + eps) * gamma + beta, per row. */
 void vt_layernorm(float *x, const float *gamma, const float *beta, size_t rows, size_t dim,
@@ -31,11 +65,23 @@ void vt_gelu(float *x, size_t n);       /* exact erf form, as BERT */
 void vt_tanh_inplace(float *x, size_t n);
 /* y[i] += x[i] */
 void vt_add(float *y, const float *x, size_t n);
+/* x[i] *= s */
+void vt_scale(float *x, float s, size_t n);
 /* Dot product and L2 normalisation (a zero vector stays zero). */
 float vt_dot(const float *a, const float *b, size_t n);
 void vt_l2_normalize(float *x, size_t n);
 
+/* IEEE half and bfloat16 to float (exact; NaN and infinities kept). */
+void vt_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+void vt_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
+float vt_f16_one(uint16_t h);
+
 /* Name of the kernel set chosen at run time: "avx2-fma" or "portable". */
 const char *vt_kernels_name(void);
+
+/* Switch kernel sets ("avx2-fma", "portable" or "auto"), for tests and
+ * benchmarks; call while no kernel runs. Returns 0, VT_ENOTFOUND for an
+ * unknown name, VT_EUNAVAIL when this CPU lacks the instructions. */
+int vt_kernels_select(const char *name);
 
 #endif
