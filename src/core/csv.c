@@ -188,11 +188,14 @@ static int row_reserve(struct vt_csv *c)
 {
     if (c->row_len < c->row_cap)
         return 0;
-    if (c->row_len >= c->o.max_record_bytes + 1)
-        return VT_ETOOBIG;
+    /* The row holds the record's content (at most max_record_bytes, checked
+     * by put_byte) plus one NUL per stored field (at most max_fields). */
+    size_t hard = c->o.max_record_bytes + c->o.max_fields + 1;
     size_t cap = c->row_cap ? c->row_cap * 2 : 256;
-    if (cap > c->o.max_record_bytes + 1)
-        cap = c->o.max_record_bytes + 1;
+    if (cap > hard)
+        cap = hard;
+    if (cap <= c->row_len)
+        return VT_ETOOBIG;
     char *r = vt_realloc(c->row, cap);
     if (!r)
         return VT_ENOMEM;
@@ -233,7 +236,7 @@ static int put_byte(struct vt_csv *c, struct rec_state *r, int b)
         pend(r, r->f_pos, VT_ETOOBIG, msg);
         return 0;
     }
-    int rc = row_reserve(c);
+    int rc = c->row_len - c->nstored >= c->o.max_record_bytes ? VT_ETOOBIG : row_reserve(c);
     if (rc == VT_ETOOBIG) {
         char msg[96];
         snprintf(msg, sizeof msg, "record longer than %zu bytes", c->o.max_record_bytes);
@@ -273,7 +276,7 @@ static int end_field(struct vt_csv *c, struct rec_state *r)
     if (r->discard)
         return 0;
     size_t len = c->row_len - r->f_start, bad;
-    if (!vt_utf8_valid(c->row + r->f_start, len, &bad)) {
+    if (len && !vt_utf8_valid(c->row + r->f_start, len, &bad)) {
         struct csv_pos start = r->f_pos;
         if (r->quoted) {
             start.col++;

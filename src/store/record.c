@@ -280,9 +280,10 @@ static int item_field(struct vt_item *it, const char *k, const json_t *v,
     if (strcmp(k, "id") == 0) {
         if (!json_is_string(v))
             return vt_error_set(err, VT_EINVAL, "id", "id must be a string");
-        if ((rc = check_string(v, "id", VT_ID_MAX, err)) ||
-            (rc = vt_id_check(json_string_value(v), "id", err)))
-            return rc == VT_ETOOBIG ? VT_EINVAL : rc;
+        if (json_string_length(v) != strlen(json_string_value(v)))
+            return vt_error_set(err, VT_EINVAL, "id", "id must not contain NUL");
+        if ((rc = vt_id_check(json_string_value(v), "id", err)))
+            return rc;
         it->id = vt_strdup(json_string_value(v));
         return it->id ? 0 : VT_ENOMEM;
     }
@@ -615,6 +616,10 @@ int vt_user_from_json(const char *id, const json_t *j, const struct vt_limits *l
             if ((rc = check_object_tree(v, "attributes", lim->max_string_bytes, err)))
                 goto fail;
             out->attributes = json_deep_copy(v);
+            if (!out->attributes) {
+                rc = VT_ENOMEM;
+                goto fail;
+            }
         } else if (strcmp(k, "consent") == 0) {
             if (json_is_null(v))
                 continue;
@@ -634,6 +639,10 @@ int vt_user_from_json(const char *id, const json_t *j, const struct vt_limits *l
                 }
             }
             out->consent = json_deep_copy(v);
+            if (!out->consent) {
+                rc = VT_ENOMEM;
+                goto fail;
+            }
         } else {
             rc = vt_error_set(err, VT_EINVAL, k, "unknown field '%.64s' in user", k);
             goto fail;
@@ -698,6 +707,10 @@ int vt_event_from_json(const json_t *j, const struct vt_limits *lim, int64_t now
                 continue;
             if (!json_is_string(v)) {
                 rc = vt_error_set(err, VT_EINVAL, k, "%s must be a string", k);
+                goto fail;
+            }
+            if (json_string_length(v) != strlen(json_string_value(v))) {
+                rc = vt_error_set(err, VT_EINVAL, k, "%s must not contain NUL", k);
                 goto fail;
             }
             if ((rc = vt_id_check(json_string_value(v), k, err)))

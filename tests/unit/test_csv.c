@@ -241,6 +241,15 @@ TEST(caps)
     CHECK_EQ_INT(vt_csv_next(s->c, &r, &e), 1);
     CHECK_STR(r.fields[0], "c");
     close_src(s);
+
+    /* The cap is exact: 10 content bytes pass, 11 do not; an empty first
+     * field is fine. */
+    s = open_src(",aaaaaaaaaa\naaaaa,aaaaaa\n", -1, &o2);
+    CHECK_EQ_INT(vt_csv_next(s->c, &r, &e), 1);
+    CHECK_EQ_INT(r.n, 2);
+    CHECK_STR(r.fields[0], "");
+    CHECK_EQ_INT(vt_csv_next(s->c, &r, &e), VT_ETOOBIG);
+    close_src(s);
 }
 
 TEST(invalid_utf8_and_nul)

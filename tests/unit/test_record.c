@@ -88,6 +88,7 @@ TEST(item_rejections_name_the_field)
     snprintf(buf, sizeof buf, "{\"id\":\"%s\",\"title\":{\"en\":\"x\"}}", longid);
     CHECK_EQ_INT(item_rc(buf, &e), VT_EINVAL);
     CHECK(strstr(e.message, "129 bytes") != NULL);
+    CHECK_EQ_INT(e.code, VT_EINVAL); /* the returned code and err->code agree */
     longid[128] = '\0';
     snprintf(buf, sizeof buf, "{\"id\":\"%s\",\"title\":{\"en\":\"x\"}}", longid);
     CHECK_EQ_INT(item_rc(buf, &e), 0);
