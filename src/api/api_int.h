@@ -55,6 +55,7 @@ enum api_method {
 #define API_OPEN (-1)
 
 struct api_req;
+struct api_text; /* api_text.c: the text pipeline and its embedding worker */
 
 struct api_route {
     int method;             /* enum api_method; GET routes also answer HEAD */
@@ -89,6 +90,7 @@ struct api_server {
     atomic_int stopping;               /* set once a stop signal arrived */
     atomic_int active;                 /* requests between start and completion */
     int64_t start_ms;
+    struct api_text *text;             /* set by api_text_start, NULL without */
 };
 
 /* One decoded query parameter. */
@@ -184,6 +186,25 @@ void api_h_keys_create(struct api_req *r);
 void api_h_key_revoke(struct api_req *r);
 /* Static files: assets = 1 for /assets/..., 0 for the storefront. */
 void api_h_static(struct api_req *r, int assets);
+/* Decode the raw path of a static request into out (a relative path under
+ * the root: no "..", no hidden segments, no NUL or backslash). Returns 0,
+ * VT_EPARSE (refuse: 400) or VT_ENOTFOUND (hidden: 404). */
+int api_static_relpath(const char *raw, struct vt_buf *out);
+
+/* ---- api_text.c: text understanding and item embeddings ---- */
+/* Creates the text pipeline from the configuration and starts the worker
+ * that loads it and embeds the catalog. Never fails the server: problems
+ * are logged and the text routes answer 503. */
+void api_text_start(struct api_server *srv);
+/* Stops the worker (after its current batch) and frees the pipeline; a
+ * no-op when api_text_start did not run or failed. */
+void api_text_stop(struct api_server *srv);
+void api_h_embed(struct api_req *r);
+void api_h_analyze(struct api_req *r);
+/* POST /v1/items and PATCH /v1/items/{id}, then the stored items are
+ * queued for embedding. */
+void api_h_items_post_embed(struct api_req *r);
+void api_h_item_patch_embed(struct api_req *r);
 
 /* ---- session.c: anonymous storefront sessions ---- */
 /* Load the HMAC key from the store's metadata, creating it on first start. */

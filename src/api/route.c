@@ -20,9 +20,9 @@ static const struct api_route routes[] = {
     {API_M_GET, "/metrics", api_h_metrics, VT_SCOPE_ADMIN, 0},
     {API_M_POST, "/v1/session", api_h_session_new, VT_SCOPE_PUBLIC, 0},
     {API_M_GET, "/v1/items", api_h_items_list, VT_SCOPE_PUBLIC, 0},
-    {API_M_POST, "/v1/items", api_h_items_post, VT_SCOPE_INGEST, 1},
+    {API_M_POST, "/v1/items", api_h_items_post_embed, VT_SCOPE_INGEST, 1},
     {API_M_GET, "/v1/items/{id}", api_h_item_get, VT_SCOPE_PUBLIC, 0},
-    {API_M_PATCH, "/v1/items/{id}", api_h_item_patch, VT_SCOPE_INGEST, 1},
+    {API_M_PATCH, "/v1/items/{id}", api_h_item_patch_embed, VT_SCOPE_INGEST, 1},
     {API_M_DELETE, "/v1/items/{id}", api_h_item_delete, VT_SCOPE_INGEST, 0},
     {API_M_POST, "/v1/events", api_h_events_post, VT_SCOPE_PUBLIC, 1},
     {API_M_GET, "/v1/users/{id}", api_h_user_get, VT_SCOPE_READ, 0},
@@ -32,6 +32,8 @@ static const struct api_route routes[] = {
     {API_M_GET, "/v1/admin/keys", api_h_keys_list, VT_SCOPE_ADMIN, 0},
     {API_M_POST, "/v1/admin/keys", api_h_keys_create, VT_SCOPE_ADMIN, 1},
     {API_M_DELETE, "/v1/admin/keys/{id}", api_h_key_revoke, VT_SCOPE_ADMIN, 0},
+    {API_M_POST, "/v1/embed", api_h_embed, VT_SCOPE_ADMIN, 1},
+    {API_M_POST, "/v1/analyze", api_h_analyze, VT_SCOPE_PUBLIC, 1},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])

@@ -604,6 +604,7 @@ static char *realpath_or_null(const char *dir, const char *sub)
 
 static void server_free(struct api_server *srv)
 {
+    api_text_stop(srv);
     vt_free(srv->web_root);
     vt_free(srv->assets_root);
     vt_auth_cache_free(srv->keys);
@@ -671,7 +672,10 @@ static int server_init(struct api_server *srv, const struct vt_conf *conf, struc
                          &srv->metrics);
     if (rc)
         return vt_error_set(err, rc, NULL, "metrics: %s", vt_strerror(rc));
-    return api_session_key_load(store, srv->session_key, err);
+    rc = api_session_key_load(store, srv->session_key, err);
+    if (rc == 0)
+        api_text_start(srv); /* loads and embeds in the background */
+    return rc;
 }
 
 static volatile sig_atomic_t stop_signal;

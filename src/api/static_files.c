@@ -73,9 +73,7 @@ static const char *content_type(const char *path)
     return "application/octet-stream";
 }
 
-/* Decode the raw relative path into out (a path under the root). Returns 0,
- * VT_EPARSE (refuse: 400) or VT_ENOTFOUND (hidden: 404). */
-static int safe_relpath(const char *raw, struct vt_buf *out)
+int api_static_relpath(const char *raw, struct vt_buf *out)
 {
     const char *p = raw;
     for (;;) {
@@ -196,7 +194,7 @@ void api_h_static(struct api_req *r, int assets)
     vt_buf_init(&rel, PATH_MAX);
     int fd = -1;
     char *real = NULL;
-    int rc = safe_relpath(raw, &rel);
+    int rc = api_static_relpath(raw, &rel);
     if (rc == VT_EPARSE) {
         api_reply_error(r, VT_EPARSE, "path", "the path is not allowed");
         goto out;

@@ -23,7 +23,7 @@
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 #define CLI_MAX_OPTS 8 /* command-specific options per command */
-#define CLI_MAX_POS 4  /* positional arguments per command */
+#define CLI_MAX_POS 256 /* positional arguments per command (texts of `vitrine embed`) */
 
 struct cli_opt {
     const char *name;  /* "--listen" */
@@ -81,5 +81,17 @@ int cmd_key_create(struct cli *c);
 int cmd_key_list(struct cli *c);
 int cmd_key_revoke(struct cli *c);
 int cmd_export_events(struct cli *c);
+int cmd_embed(struct cli *c);
+int cmd_model_info(struct cli *c);
+/* The imports followed by embedding the new and changed items (config
+ * embed_on_import; cmd_embed.c). */
+int cmd_import_items_embed(struct cli *c);
+int cmd_import_sh3d_embed(struct cli *c);
+
+struct vt_textenc;
+/* The text pipeline of the configuration ("model", "text_dir", "bridge"),
+ * with the command's --model, if it has one, overriding "model"; nothing
+ * is loaded yet. CLI_OK or the exit status after reporting the failure. */
+int cli_textenc_new(struct cli *c, struct vt_textenc **out);
 
 #endif

@@ -54,9 +54,11 @@ static const struct cli_cmd commands[] = {
      "price, currency, stock, w_cm, d_cm, h_cm, model_url, hidden, attributes (a\n"
      "JSON object). Empty cells are left out. An item with an existing id replaces\n"
      "it. Invalid lines are rejected with their line number and the rest imported;\n"
-     "the exit status is 1 when any line was rejected.",
+     "the exit status is 1 when any line was rejected. New and changed items are then\n"
+     "embedded with the configured model (config \"embed_on_import\"; a progress bar on\n"
+     "a terminal; nothing when no model is installed).",
      {{"--format", "jsonl|csv", "file format (default: from the file name's extension)"}},
-     cmd_import_items},
+     cmd_import_items_embed},
     {"import events", "FILE", 1, 1, "import events from a JSON Lines or CSV file",
      "FILE is JSON Lines (one event object per line, as in POST /v1/events) or CSV\n"
      "with a header row; '-' reads standard input. CSV columns: user_id, item_id,\n"
@@ -69,13 +71,14 @@ static const struct cli_cmd commands[] = {
      "DIR holds one folder per extracted .sh3f catalog. Each piece becomes an item\n"
      "with its English and Chinese names, category, dimensions and licence; its\n"
      "OBJ model is converted to binary glTF under the assets folder, which must lie\n"
-     "under <data_dir>/assets, the folder served at /assets/.",
+     "under <data_dir>/assets, the folder served at /assets/. The pieces are then\n"
+     "embedded as after 'vitrine import items'.",
      {{"--assets", "DIR", "where the .glb models go (default: <data_dir>/assets/models)"},
       {"--limit", "N", "import at most N pieces, sampled from every catalog (default: all)"},
       {"--reconvert", NULL, "convert models again even when the .glb exists"},
       {"--no-models", NULL, "import the pieces without converting their models"},
       {"--threads", "N", "model conversion threads (default: one per CPU, at most 4)"}},
-     cmd_import_sh3d},
+     cmd_import_sh3d_embed},
     {"key create", "", 0, 0, "create an API key and print it (it is shown only once)",
      "Prints the new key alone on the last line of standard output. Only a hash\n"
      "of its secret is stored: it cannot be shown again. Scopes: public (storefront:\n"
@@ -93,6 +96,27 @@ static const struct cli_cmd commands[] = {
      "the API returns them; `vitrine import events` reads the output back.",
      {{"--after", "ID", "only events with an id greater than ID (default: 0, all)"}},
      cmd_export_events},
+    {"embed", "[TEXT...]", 0, CLI_MAX_POS, "print embeddings of texts as JSON Lines, or embed "
+                                            "the catalog",
+     "Prints one JSON object per TEXT, in order: {\"text\": ..., \"embedding\": [...]}\n"
+     "(floats with 7 significant digits), and \"ids\", the token ids the model read,\n"
+     "with --ids. With no TEXT, each line of standard input is one text. Chinese text\n"
+     "reaches a model without Chinese pieces (the default USE-Lite) through the\n"
+     "Chinese-to-English bridge unless --no-bridge or config \"bridge\" = 0; --ids then\n"
+     "shows the ids of the English words. With --items, embeds every item that is\n"
+     "missing or stale for the model and deletes other models' vectors.",
+     {{"--model", "PATH", "model folder or .gguf file (default: config \"model\")"},
+      {"--ids", NULL, "also print the token ids the model read"},
+      {"--no-bridge", NULL, "give the model the text exactly as it is (its raw output)"},
+      {"--items", NULL, "embed the catalog's new and changed items, with a progress bar"}},
+     cmd_embed},
+    {"model info", "", 0, 0, "describe the sentence encoder: architecture, size, id, licence",
+     "Loads the model and prints one property per line: path, architecture, model\n"
+     "id (stored with every item vector), dimension, layers, hidden size, heads, max\n"
+     "tokens, vocabulary size, pooling, normalisation, licence, and how Chinese text\n"
+     "reaches it.",
+     {{"--model", "PATH", "model folder or .gguf file (default: config \"model\")"}},
+     cmd_model_info},
     {"config", "", 0, 0, "print the effective configuration, with help for every key",
      "The output is a valid vitrine.conf. Precedence, lowest first: defaults, the\n"
      "configuration file, VITRINE_* environment variables, command-line flags.",

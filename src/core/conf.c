@@ -17,6 +17,17 @@ static const struct vt_conf_key keys[] = {
     {"db", "./vitrine.db", "database: a SQLite file path"},
     {"data_dir", "./data", "folder for demo data and converted 3D assets (served at /assets/)"},
     {"web_dir", "./web", "folder of the storefront served at /"},
+    {"model", "./data/models/use-lite",
+     "sentence encoder: a USE-Lite folder (model.json), a BERT folder (config.json) or a "
+     ".gguf file"},
+    {"bridge", "1",
+     "1: Chinese text reaches a model without Chinese pieces through the Chinese-to-English "
+     "bridge; 0: as it is"},
+    {"text_dir", "./data/text", "folder of the text data: jieba/dict.txt, jieba/idf.txt, "
+                                "cedict/cedict_ts.u8"},
+    {"embed_on_import", "1",
+     "1: embed new and changed items right after vitrine import; 0: leave it to vitrine embed "
+     "--items or the next server start"},
     {"log_level", "info", "debug, info, warn, error or off"},
     {"threads", "8", "HTTP worker threads"},
     {"http.timeout_s", "30", "close HTTP connections idle for this many seconds (0 = never)"},

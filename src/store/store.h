@@ -111,4 +111,73 @@ int vt_store_key_revoke(struct vt_store *s, const char *id);
 /* Frees the array vt_store_key_list() returned. NULL is a no-op. */
 void vt_keys_free(struct vt_key *keys);
 
+/* ---- item embeddings ---- */
+/* One vector per (item, language, model): the model's embedding of the
+ * item's text in that language (nn/item_embed.h says which text). Stored
+ * as float32 little-endian, with the model's id so that vectors of two
+ * models are never mixed, and a hash of the exact text the model read so
+ * that a changed text shows as stale. Deleting an item deletes its
+ * embeddings. */
+#define VT_LANG_MAX 15        /* bytes in a language tag ("en", "zh") */
+#define VT_MODEL_ID_MAX 127   /* bytes in a model id */
+#define VT_EMBED_DIM_MAX 65536
+
+struct vt_embedding {
+    char item_id[VT_ID_MAX + 1];
+    char lang[VT_LANG_MAX + 1];
+    char model_id[VT_MODEL_ID_MAX + 1];
+    uint32_t dim;
+    float *vector;          /* dim floats; owned (vt_malloc) in results */
+    uint64_t text_hash;     /* fingerprint of the text the model read */
+    int64_t updated_ms;     /* set by the store when stored */
+};
+
+/* Frees the vectors and the array of embeddings the store returned. NULL
+ * is a no-op. */
+void vt_embeddings_free(struct vt_embedding *v, size_t n);
+
+/* Store n embeddings in one transaction, all or nothing. The vectors given
+ * for one (item, model) become that item's whole set for the model: its
+ * stored vectors of that model in other languages are deleted, so a
+ * language the item lost does not linger. The caller keeps ownership of v.
+ * Errors: VT_EINVAL (bad id, language, model id or dimension; *bad =
+ * index), VT_ENOTFOUND (no such item; *bad = index), VT_EDB. */
+int vt_store_embeddings_put(struct vt_store *s, const struct vt_embedding *v, size_t n,
+                            size_t *bad, struct vt_error *err);
+/* Every embedding of one item (all languages and models), ordered by
+ * model id, then language. No embedding is not an error (*n = 0). */
+int vt_store_item_embeddings(struct vt_store *s, const char *item_id,
+                             struct vt_embedding **out, size_t *n);
+/* The embeddings of one model in (item id, language) order, strictly after
+ * the cursor (after_item, after_lang; NULL or "" start from the first), at
+ * most limit (1..VT_STORE_PAGE_MAX). *more = 1 if further rows exist. */
+int vt_store_embeddings_scan(struct vt_store *s, const char *model_id, const char *after_item,
+                             const char *after_lang, size_t limit, struct vt_embedding **out,
+                             size_t *n, int *more);
+
+/* What a caller is about to embed: an item's text in one language. */
+struct vt_embedding_ref {
+    const char *item_id;
+    const char *lang;
+    uint64_t text_hash;
+};
+/* Which refs need (re)computing with model_id: stale[i] = 1 when no vector
+ * of that item, language and model is stored, when its text_hash differs,
+ * or when the item has a stored vector of that model in a language none of
+ * the refs names (then every ref of that item is stale, so the item is
+ * stored whole again); 0 otherwise. */
+int vt_store_embeddings_stale(struct vt_store *s, const char *model_id,
+                              const struct vt_embedding_ref *refs, size_t n, uint8_t *stale);
+/* Ids of items with no embedding at all for model_id, in id order,
+ * strictly after after_id (NULL or "" from the first), at most limit
+ * (1..VT_STORE_PAGE_MAX). Free *ids with vt_ids_free(). */
+int vt_store_embeddings_missing(struct vt_store *s, const char *model_id, const char *after_id,
+                                size_t limit, char ***ids, size_t *n, int *more);
+void vt_ids_free(char **ids, size_t n);
+/* Number of embeddings stored for model_id. */
+int vt_store_embeddings_count(struct vt_store *s, const char *model_id, int64_t *count);
+/* Delete every embedding of a model other than keep_model_id; *deleted
+ * (may be NULL) gets the number of rows removed. */
+int vt_store_embeddings_prune(struct vt_store *s, const char *keep_model_id, int64_t *deleted);
+
 #endif

@@ -3,9 +3,10 @@
  *
  * A back-end fills one constant struct vt_store_ops; store.c parses the uri,
  * picks the back-end, calls its open() and from then on only dispatches:
- * every vt_store_* function checks the arguments that do not depend on the
- * back-end (ids present and short enough, limits in range) and forwards to
- * the matching member with the back-end's own state (impl).
+ * every vt_store_* function (those of item embeddings in store_embed.c)
+ * checks the arguments that do not depend on the back-end (ids present and
+ * short enough, limits in range) and forwards to the matching member with
+ * the back-end's own state (impl).
  *
  * Contract for implementations:
  *   - the same thread-safety as store.h: every member but close() may run
@@ -56,6 +57,20 @@ struct vt_store_ops {
     int (*key_get)(void *impl, const char *id, struct vt_key *out);
     int (*key_list)(void *impl, struct vt_key **out, size_t *n);
     int (*key_revoke)(void *impl, const char *id);
+
+    int (*embeddings_put)(void *impl, const struct vt_embedding *v, size_t n, size_t *bad,
+                          struct vt_error *err);
+    int (*item_embeddings)(void *impl, const char *item_id, struct vt_embedding **out,
+                           size_t *n);
+    int (*embeddings_scan)(void *impl, const char *model_id, const char *after_item,
+                           const char *after_lang, size_t limit, struct vt_embedding **out,
+                           size_t *n, int *more);
+    int (*embeddings_stale)(void *impl, const char *model_id,
+                            const struct vt_embedding_ref *refs, size_t n, uint8_t *stale);
+    int (*embeddings_missing)(void *impl, const char *model_id, const char *after_id,
+                              size_t limit, char ***ids, size_t *n, int *more);
+    int (*embeddings_count)(void *impl, const char *model_id, int64_t *count);
+    int (*embeddings_prune)(void *impl, const char *keep_model_id, int64_t *deleted);
 };
 
 struct vt_store {

@@ -4,7 +4,8 @@
  * Files. This one holds connections, schema, statements, items, users, keys,
  * metadata, stats, and open/close; event appends and reads (group commit)
  * are in store_sqlite_events.c, the background checkpointer in
- * store_sqlite_checkpoint.c, and what they share in store_sqlite_int.h.
+ * store_sqlite_checkpoint.c, item embeddings in store_sqlite_embed.c, and
+ * what they share in store_sqlite_int.h.
  *
  * Connections. One writer connection, guarded by wlock, does every write;
  * a pool of N_READERS read-only connections serves reads concurrently (WAL
@@ -114,6 +115,22 @@ static const char *const migrations[] = {
     "  UPDATE counts SET n = n + 1 WHERE name = 'events'; END;"
     "CREATE TRIGGER events_count_del AFTER DELETE ON events BEGIN"
     "  UPDATE counts SET n = n - 1 WHERE name = 'events'; END;",
+
+    /* 2: item embeddings, one row per item, language and model. vector is
+     * dim float32 values, little-endian; text_hash is a 64-bit fingerprint
+     * of the text the model read (as a signed integer). Rows go with their
+     * item (the writer runs with foreign_keys on). */
+    "CREATE TABLE item_embeddings ("
+    "  item_id TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,"
+    "  lang TEXT NOT NULL CHECK (length(CAST(lang AS BLOB)) BETWEEN 1 AND 15),"
+    "  model_id TEXT NOT NULL CHECK (length(CAST(model_id AS BLOB)) BETWEEN 1 AND 127),"
+    "  dim INTEGER NOT NULL CHECK (dim BETWEEN 1 AND 65536),"
+    "  vector BLOB NOT NULL CHECK (length(vector) = 4 * dim),"
+    "  text_hash INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (item_id, lang, model_id)"
+    ");"
+    "CREATE INDEX item_embeddings_model ON item_embeddings(model_id, item_id, lang);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -204,7 +221,9 @@ sqlite3_stmt *sq_conn_stmt(struct conn *c, int id)
 
     if (c->st[id])
         return c->st[id];
-    if (id < ST_FIXED) {
+    if (id >= ST_EMB_FIRST && id < ST_EMB_END) {
+        text = sq_embed_stmt_sql[id - ST_EMB_FIRST];
+    } else if (id < ST_FIXED) {
         text = stmt_sql[id];
     } else {
         int m = id - ST_LIST_FIRST;
@@ -1382,4 +1401,11 @@ const struct vt_store_ops vt_store_sqlite_ops = {
     .key_get = sq_key_get,
     .key_list = sq_key_list,
     .key_revoke = sq_key_revoke,
+    .embeddings_put = sq_embeddings_put,
+    .item_embeddings = sq_item_embeddings,
+    .embeddings_scan = sq_embeddings_scan,
+    .embeddings_stale = sq_embeddings_stale,
+    .embeddings_missing = sq_embeddings_missing,
+    .embeddings_count = sq_embeddings_count,
+    .embeddings_prune = sq_embeddings_prune,
 };

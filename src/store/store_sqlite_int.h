@@ -7,7 +7,8 @@
  *   store_sqlite_events.c     event appends (group commit on the writer
  *                             thread) and event reads;
  *   store_sqlite_checkpoint.c the thread that copies the write-ahead log
- *                             back into the database, off the commit path.
+ *                             back into the database, off the commit path;
+ *   store_sqlite_embed.c      item embeddings (their statements' SQL too).
  *
  * Locks, always taken in this order: wlock, then ck.run, then ck.lock; qlock
  * and rlock are never held while taking another. Each field of struct sq
@@ -56,7 +57,19 @@ enum stmt_id {
     ST_KEY_GET,
     ST_KEY_LIST,
     ST_KEY_REVOKE,
-    ST_FIXED,
+    /* item embeddings: SQL in sq_embed_stmt_sql (store_sqlite_embed.c) */
+    ST_EMB_FIRST,
+    ST_EMB_DELETE_SET = ST_EMB_FIRST,
+    ST_EMB_INSERT,
+    ST_EMB_ITEM,
+    ST_EMB_SCAN,
+    ST_EMB_HASH,
+    ST_EMB_COUNT_ITEM,
+    ST_EMB_MISSING,
+    ST_EMB_COUNT_MODEL,
+    ST_EMB_PRUNE,
+    ST_EMB_END,
+    ST_FIXED = ST_EMB_END,
     /* items_list: one statement per combination of its four filters */
     ST_LIST_FIRST = ST_FIXED,
     ST_COUNT = ST_LIST_FIRST + 16
@@ -177,6 +190,25 @@ int sq_user_events(void *impl, const char *user_id, int64_t before_id, size_t li
                    struct vt_event **out, size_t *n);
 int sq_events_scan(void *impl, int64_t after_id, size_t limit, struct vt_event **out,
                    size_t *n);
+
+/* ---- store_sqlite_embed.c ---- */
+
+/* SQL of statements ST_EMB_FIRST .. ST_EMB_END - 1, by id - ST_EMB_FIRST. */
+extern const char *const sq_embed_stmt_sql[ST_EMB_END - ST_EMB_FIRST];
+
+/* The vt_store_ops members (contracts in store.h and store_int.h). */
+int sq_embeddings_put(void *impl, const struct vt_embedding *v, size_t n, size_t *bad,
+                      struct vt_error *err);
+int sq_item_embeddings(void *impl, const char *item_id, struct vt_embedding **out, size_t *n);
+int sq_embeddings_scan(void *impl, const char *model_id, const char *after_item,
+                       const char *after_lang, size_t limit, struct vt_embedding **out,
+                       size_t *n, int *more);
+int sq_embeddings_stale(void *impl, const char *model_id, const struct vt_embedding_ref *refs,
+                        size_t n, uint8_t *stale);
+int sq_embeddings_missing(void *impl, const char *model_id, const char *after_id, size_t limit,
+                          char ***ids, size_t *n, int *more);
+int sq_embeddings_count(void *impl, const char *model_id, int64_t *count);
+int sq_embeddings_prune(void *impl, const char *keep_model_id, int64_t *deleted);
 
 /* ---- store_sqlite_checkpoint.c ---- */
 

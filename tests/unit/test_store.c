@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1129,6 +1130,291 @@ TEST(alloc_size_and_sqlite_memory)
     rm_db(path);
 }
 
+/* ---- item embeddings (schema version 2) ---- */
+
+/* An embedding of item/lang/model with dim values base, base + 1, ... */
+static void make_emb(struct vt_embedding *e, const char *item, const char *lang,
+                     const char *model, uint32_t dim, float base, uint64_t hash)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->item_id, sizeof e->item_id, "%s", item);
+    snprintf(e->lang, sizeof e->lang, "%s", lang);
+    snprintf(e->model_id, sizeof e->model_id, "%s", model);
+    e->dim = dim;
+    e->vector = vt_calloc(dim, sizeof(float));
+    for (uint32_t i = 0; e->vector && i < dim; i++)
+        e->vector[i] = base + (float)i;
+    e->text_hash = hash;
+}
+
+static void free_embs(struct vt_embedding *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        vt_free(v[i].vector);
+}
+
+static int64_t emb_count(struct vt_store *s, const char *model)
+{
+    int64_t n = -1;
+    CHECK_EQ_INT(vt_store_embeddings_count(s, model, &n), 0);
+    return n;
+}
+
+TEST(embeddings_put_get_scan_missing_and_cascade)
+{
+    const char *path = "build/test_store_emb.db";
+    struct vt_store *s = fresh(path);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_EQ_INT(vt_store_schema_version(s), 2);
+    static const char *const ids[] = {"a", "b", "c"};
+    put_items(s, ids, 3);
+
+    struct vt_embedding in[5];
+    make_emb(&in[0], "a", "en", "m1", 4, 1.0f, 11);
+    make_emb(&in[1], "a", "zh", "m1", 4, -2.5f, 12);
+    make_emb(&in[2], "b", "en", "m1", 4, 0.25f, (uint64_t)-3); /* hash with the top bit */
+    make_emb(&in[3], "b", "zh", "m1", 4, 7.0f, 14);
+    make_emb(&in[4], "c", "en", "m2", 3, 9.0f, 15);
+    size_t bad = 99;
+    struct vt_error err;
+    CHECK_EQ_INT(vt_store_embeddings_put(s, in, 5, &bad, &err), 0);
+    CHECK_EQ_INT(emb_count(s, "m1"), 4);
+    CHECK_EQ_INT(emb_count(s, "m2"), 1);
+
+    /* one item: every language and model, vectors and hashes exact */
+    struct vt_embedding *out = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(vt_store_item_embeddings(s, "b", &out, &n), 0);
+    CHECK_EQ_INT(n, 2);
+    if (n == 2) {
+        CHECK_STR(out[0].lang, "en");
+        CHECK_STR(out[1].lang, "zh");
+        CHECK_STR(out[0].model_id, "m1");
+        CHECK_EQ_INT(out[0].dim, 4);
+        CHECK(memcmp(out[0].vector, in[2].vector, 4 * sizeof(float)) == 0);
+        CHECK(out[0].text_hash == (uint64_t)-3);
+        CHECK(out[0].updated_ms > 0);
+    }
+    vt_embeddings_free(out, n);
+    CHECK_EQ_INT(vt_store_item_embeddings(s, "nobody", &out, &n), 0);
+    CHECK_EQ_INT(n, 0);
+
+    /* scan of one model, one row a page: (item, lang) order, cursor exclusive */
+    const char *want[][2] = {{"a", "en"}, {"a", "zh"}, {"b", "en"}, {"b", "zh"}};
+    char after_item[VT_ID_MAX + 1] = "", after_lang[VT_LANG_MAX + 1] = "";
+    int more = 1;
+    size_t seen = 0;
+    while (more && seen < 10) {
+        CHECK_EQ_INT(vt_store_embeddings_scan(s, "m1", after_item, after_lang, 1, &out, &n,
+                                              &more), 0);
+        if (n != 1)
+            break;
+        if (seen < 4) {
+            CHECK_STR(out[0].item_id, want[seen][0]);
+            CHECK_STR(out[0].lang, want[seen][1]);
+        }
+        snprintf(after_item, sizeof after_item, "%s", out[0].item_id);
+        snprintf(after_lang, sizeof after_lang, "%s", out[0].lang);
+        vt_embeddings_free(out, n);
+        seen++;
+    }
+    CHECK_EQ_INT(seen, 4);
+    CHECK_EQ_INT(more, 0);
+    CHECK_EQ_INT(vt_store_embeddings_scan(s, "m1", NULL, NULL, 0, &out, &n, &more), VT_ERANGE);
+
+    /* items without any vector of a model */
+    char **miss = NULL;
+    CHECK_EQ_INT(vt_store_embeddings_missing(s, "m1", NULL, 10, &miss, &n, &more), 0);
+    CHECK_EQ_INT(n, 1);
+    if (n == 1)
+        CHECK_STR(miss[0], "c");
+    vt_ids_free(miss, n);
+    CHECK_EQ_INT(vt_store_embeddings_missing(s, "m2", "a", 1, &miss, &n, &more), 0);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(more, 0);
+    if (n == 1)
+        CHECK_STR(miss[0], "b");
+    vt_ids_free(miss, n);
+
+    /* all or nothing: an unknown item, a bad language, a row given twice */
+    struct vt_embedding more_in[2];
+    make_emb(&more_in[0], "c", "zh", "m2", 3, 1.0f, 1);
+    make_emb(&more_in[1], "ghost", "en", "m2", 3, 1.0f, 1);
+    CHECK_EQ_INT(vt_store_embeddings_put(s, more_in, 2, &bad, &err), VT_ENOTFOUND);
+    CHECK_EQ_INT(bad, 1);
+    CHECK(strstr(err.message, "ghost") != NULL);
+    CHECK_EQ_INT(emb_count(s, "m2"), 1);
+    snprintf(more_in[1].item_id, sizeof more_in[1].item_id, "c");
+    snprintf(more_in[1].lang, sizeof more_in[1].lang, "zh");
+    CHECK_EQ_INT(vt_store_embeddings_put(s, more_in, 2, &bad, &err), VT_EINVAL);
+    CHECK_EQ_INT(emb_count(s, "m2"), 1);
+    snprintf(more_in[1].lang, sizeof more_in[1].lang, "e n");
+    CHECK_EQ_INT(vt_store_embeddings_put(s, more_in, 2, &bad, &err), VT_EINVAL);
+    CHECK_EQ_INT(bad, 1);
+    more_in[1].dim = 0;
+    snprintf(more_in[1].lang, sizeof more_in[1].lang, "fr");
+    CHECK_EQ_INT(vt_store_embeddings_put(s, more_in, 2, &bad, &err), VT_EINVAL);
+    free_embs(more_in, 2);
+
+    /* deleting an item deletes its vectors */
+    CHECK_EQ_INT(vt_store_item_delete(s, "a"), 0);
+    CHECK_EQ_INT(emb_count(s, "m1"), 2);
+    CHECK_EQ_INT(vt_store_item_embeddings(s, "a", &out, &n), 0);
+    CHECK_EQ_INT(n, 0);
+    /* an upsert of the item keeps them (its text may not have changed) */
+    static const char *const b_only[] = {"b"};
+    put_items(s, b_only, 1);
+    CHECK_EQ_INT(emb_count(s, "m1"), 2);
+
+    free_embs(in, 5);
+    vt_store_close(s);
+    rm_db(path);
+}
+
+TEST(embeddings_stale_replace_and_prune)
+{
+    const char *path = "build/test_store_emb2.db";
+    struct vt_store *s = fresh(path);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    static const char *const ids[] = {"x", "y"};
+    put_items(s, ids, 2);
+    struct vt_embedding in[3];
+    make_emb(&in[0], "x", "en", "m1", 2, 1.0f, 100);
+    make_emb(&in[1], "x", "zh", "m1", 2, 2.0f, 200);
+    make_emb(&in[2], "x", "en", "old", 2, 3.0f, 100);
+    size_t bad;
+    struct vt_error err;
+    CHECK_EQ_INT(vt_store_embeddings_put(s, in, 3, &bad, &err), 0);
+
+    struct vt_embedding_ref refs[4] = {
+        {"x", "en", 100}, /* same text: fresh */
+        {"x", "zh", 201}, /* text changed */
+        {"y", "en", 5},   /* never embedded */
+        {"y", "zh", 6},
+    };
+    uint8_t stale[4] = {9, 9, 9, 9};
+    CHECK_EQ_INT(vt_store_embeddings_stale(s, "m1", refs, 4, stale), 0);
+    CHECK_EQ_INT(stale[0], 0);
+    CHECK_EQ_INT(stale[1], 1);
+    CHECK_EQ_INT(stale[2], 1);
+    CHECK_EQ_INT(stale[3], 1);
+    /* x lost its Chinese text: its English ref is stale too, so x is stored whole */
+    CHECK_EQ_INT(vt_store_embeddings_stale(s, "m1", refs, 1, stale), 0);
+    CHECK_EQ_INT(stale[0], 1);
+    /* another model knows nothing of these texts */
+    refs[1].text_hash = 200;
+    CHECK_EQ_INT(vt_store_embeddings_stale(s, "m1", refs, 2, stale), 0);
+    CHECK(stale[0] == 0 && stale[1] == 0);
+    CHECK_EQ_INT(vt_store_embeddings_stale(s, "m9", refs, 2, stale), 0);
+    CHECK(stale[0] == 1 && stale[1] == 1);
+
+    /* storing x's English alone for m1 replaces its set: the zh row goes,
+     * the other model's row stays */
+    struct vt_embedding en_only;
+    make_emb(&en_only, "x", "en", "m1", 2, 5.0f, 101);
+    CHECK_EQ_INT(vt_store_embeddings_put(s, &en_only, 1, &bad, &err), 0);
+    struct vt_embedding *out = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(vt_store_item_embeddings(s, "x", &out, &n), 0);
+    CHECK_EQ_INT(n, 2);
+    if (n == 2) {
+        CHECK_STR(out[0].model_id, "m1");
+        CHECK(out[0].vector[0] == 5.0f && out[0].text_hash == 101);
+        CHECK_STR(out[1].model_id, "old");
+    }
+    vt_embeddings_free(out, n);
+
+    int64_t deleted = -1;
+    CHECK_EQ_INT(vt_store_embeddings_prune(s, "m1", &deleted), 0);
+    CHECK_EQ_INT(deleted, 1);
+    CHECK_EQ_INT(emb_count(s, "old"), 0);
+    CHECK_EQ_INT(emb_count(s, "m1"), 1);
+    free_embs(&en_only, 1);
+    free_embs(in, 3);
+    vt_store_close(s);
+    rm_db(path);
+}
+
+/* The vector's bytes on disk are float32 little-endian, whatever the host. */
+TEST(embedding_vector_bytes_are_float32_le)
+{
+    const char *path = "build/test_store_emb3.db";
+    struct vt_store *s = fresh(path);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    static const char *const ids[] = {"v"};
+    put_items(s, ids, 1);
+    struct vt_embedding e;
+    make_emb(&e, "v", "en", "m", 2, 1.0f, 1);
+    e.vector[1] = -2.5f;
+    size_t bad;
+    struct vt_error err;
+    CHECK_EQ_INT(vt_store_embeddings_put(s, &e, 1, &bad, &err), 0);
+    free_embs(&e, 1);
+    vt_store_close(s);
+
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_prepare_v2(db, "SELECT vector, dim FROM item_embeddings", -1, &st,
+                                    NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    static const unsigned char want[8] = {0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x20, 0xc0};
+    CHECK_EQ_INT(sqlite3_column_bytes(st, 0), 8);
+    CHECK(memcmp(sqlite3_column_blob(st, 0), want, 8) == 0);
+    CHECK_EQ_INT(sqlite3_column_int(st, 1), 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    rm_db(path);
+}
+
+/* A database of schema version 1 (before embeddings) migrates to 2 and
+ * keeps its items. */
+TEST(migration_1_to_2_adds_embeddings)
+{
+    const char *path = "build/test_store_mig12.db";
+    struct vt_store *s = fresh(path);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    static const char *const ids[] = {"old-1"};
+    put_items(s, ids, 1);
+    vt_store_close(s);
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, "DROP TABLE item_embeddings; PRAGMA user_version = 1;", NULL,
+                              NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    /* read-only cannot migrate: refused with a hint */
+    struct vt_store_options ro = {0};
+    ro.read_only = 1;
+    struct vt_error err;
+    s = NULL;
+    CHECK_EQ_INT(vt_store_open(path, &ro, &s, &err), VT_EFORMAT);
+    CHECK(strstr(err.message, "migrate") != NULL);
+    CHECK_EQ_INT(vt_store_open(path, NULL, &s, &err), 0);
+    if (!s)
+        return;
+    CHECK_EQ_INT(vt_store_schema_version(s), 2);
+    struct vt_item it;
+    CHECK_EQ_INT(vt_store_item_get(s, "old-1", &it), 0);
+    vt_item_reset(&it);
+    struct vt_embedding e;
+    make_emb(&e, "old-1", "en", "m", 3, 0.5f, 7);
+    size_t bad;
+    CHECK_EQ_INT(vt_store_embeddings_put(s, &e, 1, &bad, &err), 0);
+    CHECK_EQ_INT(emb_count(s, "m"), 1);
+    free_embs(&e, 1);
+    vt_store_close(s);
+    rm_db(path);
+}
+
 int main(void)
 {
     vt_alloc_install_json();
@@ -1151,6 +1437,10 @@ int main(void)
     RUN(checkpointer_keeps_the_log_bounded);
     RUN(keys_and_meta);
     RUN(alloc_size_and_sqlite_memory);
+    RUN(embeddings_put_get_scan_missing_and_cascade);
+    RUN(embeddings_stale_replace_and_prune);
+    RUN(embedding_vector_bytes_are_float32_le);
+    RUN(migration_1_to_2_adds_embeddings);
     test_current = "no_leaks";
     int before = test_failed_checks;
     CHECK_EQ_INT(vt_alloc_bytes_in_use(), baseline);
