@@ -25,6 +25,7 @@
 #include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/pool.h"
 
 static int cmd_config(struct cli *c);
 static int cmd_version(struct cli *c);
@@ -394,6 +395,9 @@ static int load_conf(struct cli *c)
     if (strcmp(c->cmd->name, "serve") != 0 && !c->log_level)
         lv = VT_LOG_WARN;
     vt_log_set_level(lv);
+    int64_t compute = vt_conf_int(c->conf, "compute_threads");
+    if (compute > 0)
+        vt_pool_shared_set_threads((size_t)compute);
     return CLI_OK;
 }
 

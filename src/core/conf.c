@@ -29,7 +29,8 @@ static const struct vt_conf_key keys[] = {
      "1: embed new and changed items right after vitrine import; 0: leave it to vitrine embed "
      "--items or the next server start"},
     {"log_level", "info", "debug, info, warn, error or off"},
-    {"threads", "8", "HTTP worker threads"},
+    {"threads", "32", "HTTP worker threads (a handler waits for its durable commit, so keep several per core)"},
+    {"compute_threads", "0", "threads for encoder and vector math (0 = one per CPU, at most 8)"},
     {"http.timeout_s", "30", "close HTTP connections idle for this many seconds (0 = never)"},
     {"shutdown_grace_s", "10", "on SIGTERM, wait this long for requests in progress to finish"},
     {"max_body_bytes", "8388608", "largest request body accepted (413 beyond)"},

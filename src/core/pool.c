@@ -233,7 +233,7 @@ static size_t default_threads(void)
 
 static size_t env_threads(void)
 {
-    const char *s = getenv("VITRINE_THREADS");
+    const char *s = getenv("VITRINE_COMPUTE_THREADS");
     if (!s || !*s)
         return 0;
     char *end;

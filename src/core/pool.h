@@ -45,7 +45,7 @@ void vt_pool_run(struct vt_pool *p, void (*fn)(void *arg, size_t task), void *ar
 
 /* The process-wide pool used by the kernels. Created on first use with
  * vt_pool_shared_set_threads' value, else the environment variable
- * VITRINE_THREADS, else the number of online CPUs (at most 8). Returns NULL
+ * VITRINE_COMPUTE_THREADS (the configuration key compute_threads), else the number of online CPUs (at most 8). Returns NULL
  * if it could not be created (callers then run inline). Thread-safe. */
 struct vt_pool *vt_pool_shared(void);
 

@@ -11,7 +11,7 @@
  * Kernel sets: "avx2-fma" when the CPU reports both AVX2 and FMA, else
  * "portable". The environment variable VITRINE_KERNELS=portable forces the
  * portable set (read once, at the first kernel call). Large matrix products
- * split across the shared thread pool (core/pool.h: VITRINE_THREADS or
+ * split across the shared thread pool (core/pool.h: VITRINE_COMPUTE_THREADS or
  * vt_pool_shared_set_threads); a product issued while the pool is busy runs
  * on the calling thread.
  *
