@@ -8,8 +8,13 @@
  * as one [3H, H] matrix so the projection is one product). Nothing from
  * the file is kept: the mapping is closed before vt_bert_open returns.
  *
+ * BERT (WordPiece) and XLM-RoBERTa (Unigram) differ only in the tokenizer
+ * and in how positions are numbered (roberta_pos); the network is one.
+ *
  * Invariants of a loaded model: hidden % heads == 0; max_tokens <=
- * max_positions; every tokenizer id < vocab (rows of the word embeddings).
+ * max_positions (less pad_id + 1 with roberta_pos, so every position row
+ * a text can reach exists); every tokenizer id < vocab (rows of the word
+ * embeddings).
  */
 #include "nn/bert.h"
 
@@ -29,6 +34,7 @@
 #include "nn/gguf.h"
 #include "nn/kernels.h"
 #include "nn/safetensors.h"
+#include "text/unigram.h"
 #include "text/wordpiece.h"
 
 #define MAX_HIDDEN 16384
@@ -55,7 +61,13 @@ struct bert {
     struct bert_layer *l;
     enum pooling pool;
     int normalize;
-    struct vt_wordpiece *tok;
+    struct vt_wordpiece *tok;   /* one of tok, ug */
+    struct vt_unigram *ug;
+    /* XLM-RoBERTa numbers positions from pad_id + 1 and gives a literal
+     * <pad> the position pad_id (RoBERTa's rule); BERT and GGUF from 0. */
+    int roberta_pos;
+    int32_t pad_id;
+    const char *arch;           /* "bert" or "xlm-roberta" */
     char model_id[40];
     char license[64];
 };
@@ -189,6 +201,10 @@ static int load_f32(const struct wsrc *w, enum role r, int layer, size_t rows, s
     role_name(w, r, layer, name, sizeof name);
     if (!find_tensor(w, name, &tr, &tc, &h))
         return vt_error_set(err, VT_EFORMAT, name, "%s: tensor '%s' is missing", w->file, name);
+    if (rows == 1 && cols && tc == 0 && tr == cols) {
+        tr = 1;   /* a one-row matrix (XLM-R's token types) that GGUF stores as ne {cols, 1} */
+        tc = cols;
+    }
     if (tr != rows || tc != cols) {
         if (cols)
             return vt_error_set(err, VT_EFORMAT, name,
@@ -362,6 +378,7 @@ static void bert_free(void *impl)
     vt_free(m->eln_g);
     vt_free(m->eln_b);
     vt_wordpiece_free(m->tok);
+    vt_unigram_free(m->ug);
     vt_free(m);
 }
 
@@ -468,9 +485,13 @@ static int forward(const struct bert *m, const int32_t *const *ids, const size_t
     p.inter = p.qkv + T * 3 * H;
     for (size_t s = 0, r = 0; s < nseq; s++) {
         p.start[s] = r;
+        size_t real = 0;
         for (size_t i = 0; i < len[s]; i++, r++) {
             float *x = p.x + r * H;
-            const float *we = m->word + (size_t)ids[s][i] * H, *pe = m->pos + i * H;
+            size_t pi = i;
+            if (m->roberta_pos)
+                pi = ids[s][i] == m->pad_id ? (size_t)m->pad_id : (size_t)m->pad_id + ++real;
+            const float *we = m->word + (size_t)ids[s][i] * H, *pe = m->pos + pi * H;
             for (size_t j = 0; j < H; j++)
                 x[j] = we[j] + pe[j] + m->type0[j];
         }
@@ -528,11 +549,23 @@ static int forward(const struct bert *m, const int32_t *const *ids, const size_t
 /* Encoder operations                                                  */
 /* ------------------------------------------------------------------ */
 
+static int tok_encode(const struct bert *m, const char *text, size_t len, int32_t **ids,
+                      size_t *n, struct vt_error *err)
+{
+    if (m->ug)
+        return vt_unigram_encode(m->ug, text, len, ids, n, err);
+    return vt_wordpiece_encode(m->tok, text, len, ids, n, err);
+}
+
+static size_t tok_vocab_size(const struct bert *m)
+{
+    return m->ug ? vt_unigram_vocab_size(m->ug) : vt_wordpiece_vocab_size(m->tok);
+}
+
 static int bert_tokenize(void *impl, const char *text, size_t len, int32_t **ids, size_t *n,
                          struct vt_error *err)
 {
-    const struct bert *m = impl;
-    return vt_wordpiece_encode(m->tok, text, len, ids, n, err);
+    return tok_encode(impl, text, len, ids, n, err);
 }
 
 static int bert_encode(void *impl, const char *const *texts, size_t count, float *out,
@@ -549,7 +582,7 @@ static int bert_encode(void *impl, const char *const *texts, size_t count, float
     }
     for (size_t i = 0; i < count; i++) {
         const char *t = texts[i] ? texts[i] : "";
-        if ((rc = vt_wordpiece_encode(m->tok, t, strlen(t), &ids[i], &len[i], err))) {
+        if ((rc = tok_encode(m, t, strlen(t), &ids[i], &len[i], err))) {
             if (err) {
                 char msg[200];
                 size_t l = strnlen(err->message, sizeof msg - 1);
@@ -589,10 +622,10 @@ out:
 static void bert_info(void *impl, struct vt_encoder_info *info)
 {
     const struct bert *m = impl;
-    info->arch = "bert";
+    info->arch = m->arch;
     info->model_id = m->model_id;
     info->dim = m->hidden;
-    info->vocab_size = vt_wordpiece_vocab_size(m->tok);
+    info->vocab_size = tok_vocab_size(m);
     info->layers = m->layers;
     info->hidden = m->hidden;
     info->heads = m->heads;
@@ -777,10 +810,15 @@ static int open_hf(const char *dir, struct bert *m, uint64_t *hash, struct vt_er
     if (!cfg)
         goto out;
     const char *mt = json_string_value(json_object_get(cfg, "model_type"));
-    if (mt && strcmp(mt, "bert") != 0) {
+    const char *arch0 =
+        json_string_value(json_array_get(json_object_get(cfg, "architectures"), 0));
+    if (mt ? strcmp(mt, "xlm-roberta") == 0 : arch0 && strncmp(arch0, "XLMRoberta", 10) == 0) {
+        m->arch = "xlm-roberta";
+        m->roberta_pos = 1;
+    } else if (mt && strcmp(mt, "bert") != 0) {
         rc = vt_error_set(err, VT_EFORMAT, "model_type",
                           "%s/config.json: unknown architecture: model_type \"%.40s\" (vitrine "
-                          "reads bert)",
+                          "reads bert and xlm-roberta)",
                           dir, mt);
         goto out;
     }
@@ -808,6 +846,11 @@ static int open_hf(const char *dir, struct bert *m, uint64_t *hash, struct vt_er
         (rc = json_size(cfg, "type_vocab_size", 2, MAX_TYPES, &type_vocab, path, err)) ||
         (rc = json_size(cfg, "vocab_size", 0, 1u << 24, &m->vocab, path, err)))
         goto out;
+    size_t pad = 1;
+    if (m->roberta_pos &&
+        (rc = json_size(cfg, "pad_token_id", 1, MAX_POSITIONS, &pad, path, err)))
+        goto out;
+    m->pad_id = (int32_t)pad;
     json_t *eps = json_object_get(cfg, "layer_norm_eps");
     m->eps = json_is_number(eps) ? (float)json_number_value(eps) : 1e-12f;
     if (!m->hidden || !m->layers || !m->heads || !m->inter || !m->vocab || m->max_pos < 2 ||
@@ -816,6 +859,12 @@ static int open_hf(const char *dir, struct bert *m, uint64_t *hash, struct vt_er
                           "%s: needs hidden_size, num_hidden_layers, num_attention_heads "
                           "(dividing hidden_size), intermediate_size and vocab_size",
                           path);
+        goto out;
+    }
+    if (m->roberta_pos && (pad >= m->vocab || pad + 3 > m->max_pos)) {
+        rc = vt_error_set(err, VT_EFORMAT, "pad_token_id",
+                          "%s: pad_token_id %zu leaves no positions (max_position_embeddings "
+                          "%zu, vocab_size %zu)", path, pad, m->max_pos, m->vocab);
         goto out;
     }
 
@@ -839,7 +888,9 @@ static int open_hf(const char *dir, struct bert *m, uint64_t *hash, struct vt_er
     if ((rc = vt_st_open(path, &w.st, err)))
         goto out;
     w.file = "model.safetensors";
-    w.prefix = vt_st_find(w.st, "bert.embeddings.word_embeddings.weight") ? "bert." : "";
+    w.prefix = vt_st_find(w.st, "bert.embeddings.word_embeddings.weight")      ? "bert."
+               : vt_st_find(w.st, "roberta.embeddings.word_embeddings.weight") ? "roberta."
+                                                                                : "";
     if ((rc = load_weights(&w, m, type_vocab, err)))
         goto out;
     size_t flen;
@@ -886,12 +937,29 @@ static int open_hf(const char *dir, struct bert *m, uint64_t *hash, struct vt_er
         if (json_is_true(json_object_get(sbc, "do_lower_case")))
             to.lowercase = 1;
     }
-    m->max_tokens = seq ? seq : model_max && model_max < m->max_pos ? model_max : m->max_pos;
-    if (m->max_tokens > m->max_pos)
-        m->max_tokens = m->max_pos;
+    /* the positions a text may use: RoBERTa's start after pad_id */
+    size_t npos = m->roberta_pos ? m->max_pos - (size_t)m->pad_id - 1 : m->max_pos;
+    m->max_tokens = seq ? seq : model_max && model_max < npos ? model_max : npos;
+    if (m->max_tokens > npos)
+        m->max_tokens = npos;
     to.max_tokens = m->max_tokens;
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    if (file_exists(path)) {
+    if (m->roberta_pos) {
+        /* XLM-RoBERTa: the Unigram tokenizer of tokenizer.json, nothing else */
+        if (sbc && json_is_true(json_object_get(sbc, "do_lower_case"))) {
+            rc = vt_error_set(err, VT_EFORMAT, "do_lower_case",
+                              "%s/sentence_bert_config.json: do_lower_case is not supported "
+                              "with a Unigram tokenizer", dir);
+            goto out;
+        }
+        if (!file_exists(path)) {
+            rc = vt_error_set(err, VT_EIO, "tokenizer.json",
+                              "%s: tokenizer.json is missing (an xlm-roberta model needs it; "
+                              "sentencepiece.bpe.model is not read)", dir);
+            goto out;
+        }
+        rc = vt_unigram_load_json(path, m->max_tokens, &m->ug, err);
+    } else if (file_exists(path)) {
         rc = vt_wordpiece_load_json(path, &to, &m->tok, err);
     } else {
         snprintf(path, sizeof path, "%s/vocab.txt", dir);
@@ -1007,6 +1075,118 @@ static const char *gguf_token_name(char **tok, size_t n, const struct vt_gguf *g
     return def;
 }
 
+/* A numeric or string array of count elements of one of two types, or NULL. */
+static const struct vt_gguf_kv *gguf_array(const struct vt_gguf *g, const char *key,
+                                           enum vt_gguf_vtype t1, enum vt_gguf_vtype t2,
+                                           uint64_t count)
+{
+    const struct vt_gguf_kv *kv = vt_gguf_find(g, key);
+    if (!kv || kv->type != VT_GGUF_ARRAY || (kv->arr_type != t1 && kv->arr_type != t2) ||
+        (count && kv->arr_count != count))
+        return NULL;
+    return kv;
+}
+
+static int gguf_flag(const struct vt_gguf *g, const char *key, int def)
+{
+    int b;
+    return vt_gguf_get_bool(g, key, &b, NULL) == 0 ? b : def;
+}
+
+static int32_t gguf_id(const struct vt_gguf *g, const char *key, uint64_t n)
+{
+    uint64_t v;
+    return vt_gguf_get_uint(g, key, &v, NULL) == 0 && v < n ? (int32_t)v : -1;
+}
+
+/*
+ * The SentencePiece model the llama.cpp converter writes for XLM-RoBERTa
+ * (tokenizer.ggml.model "t5"): tokenizer.ggml.tokens, .scores (F32),
+ * .token_type (I32), .precompiled_charsmap (U8), .add_space_prefix,
+ * .remove_extra_whitespaces, the bos/eos/unknown ids and
+ * .add_bos_token/.add_eos_token. Ids are in the Hugging Face order.
+ */
+static int gguf_unigram(const struct vt_gguf *g, size_t max_tokens, const char *file,
+                        struct vt_unigram **out, struct vt_error *err)
+{
+    const struct vt_gguf_kv *tk =
+        gguf_array(g, "tokenizer.ggml.tokens", VT_GGUF_STRING, VT_GGUF_STRING, 0);
+    if (!tk || !tk->arr_count || tk->arr_count > (1u << 24))
+        return vt_error_set(err, VT_EFORMAT, "tokenizer.ggml.tokens",
+                            "%s: no tokenizer.ggml.tokens array of strings", file);
+    size_t n = (size_t)tk->arr_count;
+    const struct vt_gguf_kv *sc =
+        gguf_array(g, "tokenizer.ggml.scores", VT_GGUF_F32, VT_GGUF_F32, n);
+    const struct vt_gguf_kv *ty =
+        gguf_array(g, "tokenizer.ggml.token_type", VT_GGUF_I32, VT_GGUF_U32, n);
+    const struct vt_gguf_kv *cm = gguf_array(g, "tokenizer.ggml.precompiled_charsmap",
+                                             VT_GGUF_U8, VT_GGUF_I8, 0);
+    if (!sc)
+        return vt_error_set(err, VT_EFORMAT, "tokenizer.ggml.scores",
+                            "%s: tokenizer.ggml.scores must be %zu F32 scores", file, n);
+    if (!ty && vt_gguf_find(g, "tokenizer.ggml.token_type"))
+        return vt_error_set(err, VT_EFORMAT, "tokenizer.ggml.token_type",
+                            "%s: tokenizer.ggml.token_type must be %zu I32 types", file, n);
+    if (!cm && vt_gguf_find(g, "tokenizer.ggml.precompiled_charsmap"))
+        return vt_error_set(err, VT_EFORMAT, "tokenizer.ggml.precompiled_charsmap",
+                            "%s: tokenizer.ggml.precompiled_charsmap must be an array of bytes",
+                            file);
+    const char **pieces = vt_calloc(n, sizeof *pieces);
+    size_t *lens = vt_calloc(n, sizeof *lens);
+    float *scores = vt_calloc(n, sizeof *scores);
+    int32_t *types = ty ? vt_calloc(n, sizeof *types) : NULL;
+    int rc = 0;
+    if (!pieces || !lens || !scores || (ty && !types)) {
+        rc = vt_error_set(err, VT_ENOMEM, "", "out of memory");
+        goto out;
+    }
+    struct vt_unigram_spm spm = {0};
+    spm.unk = -1;
+    for (size_t i = 0; i < n; i++) {
+        pieces[i] = tk->arr_strs[i].p;
+        lens[i] = tk->arr_strs[i].len;
+        memcpy(&scores[i], sc->arr_data + 4 * i, 4);
+        if (types) {
+            memcpy(&types[i], ty->arr_data + 4 * i, 4);
+            if (types[i] == VT_UNIGRAM_UNKNOWN && spm.unk < 0)
+                spm.unk = (int32_t)i;
+        }
+    }
+    spm.n = n;
+    spm.pieces = pieces;
+    spm.piece_lens = lens;
+    spm.scores = scores;
+    spm.types = types;
+    spm.charsmap = cm ? cm->arr_data : NULL;
+    spm.charsmap_len = cm ? (size_t)cm->arr_count : 0;
+    spm.add_space_prefix = gguf_flag(g, "tokenizer.ggml.add_space_prefix", 1);
+    spm.remove_extra_whitespaces = gguf_flag(g, "tokenizer.ggml.remove_extra_whitespaces", 1);
+    int32_t unk = gguf_id(g, "tokenizer.ggml.unknown_token_id", n);
+    if (unk >= 0)
+        spm.unk = unk;
+    spm.bos = gguf_id(g, "tokenizer.ggml.bos_token_id", n);
+    spm.eos = gguf_id(g, "tokenizer.ggml.eos_token_id", n);
+    spm.add_bos = gguf_flag(g, "tokenizer.ggml.add_bos_token", 1);
+    spm.add_eos = gguf_flag(g, "tokenizer.ggml.add_eos_token", 1);
+    spm.max_tokens = max_tokens;
+    rc = vt_unigram_new_spm(&spm, out, err);
+    if (rc && err) {
+        char msg[200], field[sizeof err->field];
+        size_t l = strnlen(err->message, sizeof msg - 1);
+        memcpy(msg, err->message, l);
+        msg[l] = '\0';
+        memcpy(field, err->field, sizeof field);
+        field[sizeof field - 1] = '\0';
+        vt_error_set(err, rc, field, "%s: %s", file, msg);
+    }
+out:
+    vt_free(pieces);
+    vt_free(lens);
+    vt_free(scores);
+    vt_free(types);
+    return rc;
+}
+
 static int open_gguf(const char *path, struct bert *m, uint64_t *hash, struct vt_error *err)
 {
     struct wsrc w = {0};
@@ -1071,9 +1251,43 @@ static int open_gguf(const char *path, struct bert *m, uint64_t *hash, struct vt
     if (vt_gguf_get_bool(w.gg, "vitrine.normalize", &b, NULL) == 0)
         m->normalize = b;
 
+    if (vt_gguf_str_is(w.gg, "tokenizer.ggml.model", "t5")) {
+        /* XLM-RoBERTa: the converter cut the position table to start at
+         * the first real position, so positions count from 0 here */
+        m->arch = "xlm-roberta";
+        const struct vt_gguf_kv *tk = vt_gguf_find(w.gg, "tokenizer.ggml.tokens");
+        m->vocab = tk && tk->type == VT_GGUF_ARRAY ? (size_t)tk->arr_count : 0;
+        size_t types = 1;
+        if ((rc = gguf_size(w.gg, "tokenizer.ggml.token_type_count", 0, MAX_TYPES, &types,
+                            err)))
+            goto out;
+        const struct vt_gguf_tensor *t1 = vt_gguf_find_tensor(w.gg, "token_types.weight");
+        if (t1 && t1->ndim >= 2)
+            types = (size_t)t1->ne[1];
+        if (!m->vocab) {
+            rc = vt_error_set(err, VT_EFORMAT, "tokenizer.ggml.tokens",
+                              "%s: no tokenizer.ggml.tokens array", w.file);
+            goto out;
+        }
+        if ((rc = load_weights(&w, m, types, err)))
+            goto out;
+        size_t flen;
+        const void *fbytes = vt_gguf_bytes(w.gg, &flen);
+        *hash = digest_bytes(fbytes, flen, 0x67677566ULL);
+        m->max_tokens = m->max_pos;
+        size_t mt = 0;
+        if ((rc = gguf_size(w.gg, "vitrine.max_tokens", 0, MAX_POSITIONS, &mt, err)))
+            goto out;
+        if (mt > 2 && mt < m->max_pos)
+            m->max_tokens = mt;
+        if ((rc = gguf_unigram(w.gg, m->max_tokens, w.file, &m->ug, err)))
+            goto out;
+        goto license;
+    }
     if (!vt_gguf_str_is(w.gg, "tokenizer.ggml.model", "bert")) {
         rc = vt_error_set(err, VT_EFORMAT, "tokenizer.ggml.model",
-                          "%s: tokenizer.ggml.model is not \"bert\" (WordPiece)", w.file);
+                          "%s: tokenizer.ggml.model is neither \"bert\" (WordPiece) nor \"t5\" "
+                          "(SentencePiece unigram)", w.file);
         goto out;
     }
     int cased = 0;
@@ -1121,6 +1335,7 @@ static int open_gguf(const char *path, struct bert *m, uint64_t *hash, struct vt
         }
         goto out;
     }
+license:;
     struct vt_gguf_str lic;
     if (vt_gguf_get_str(w.gg, "general.license", &lic, NULL) == 0)
         snprintf(m->license, sizeof m->license, "%.*s", (int)(lic.len > 60 ? 60 : lic.len),
@@ -1154,6 +1369,7 @@ int vt_bert_open_ex(const char *path, const struct vt_bert_opts *o, struct vt_en
     struct bert *m = vt_calloc(1, sizeof *m);
     if (!m)
         return vt_error_set(err, VT_ENOMEM, "", "out of memory");
+    m->arch = "bert";
     struct stat st;
     uint64_t hash = 0;
     int rc;
@@ -1165,10 +1381,10 @@ int vt_bert_open_ex(const char *path, const struct vt_bert_opts *o, struct vt_en
         rc = open_gguf(path, m, &hash, err);
     if (rc)
         goto fail;
-    if (vt_wordpiece_vocab_size(m->tok) > m->vocab) {
+    if (tok_vocab_size(m) > m->vocab) {
         rc = vt_error_set(err, VT_EFORMAT, "vocab",
                           "%s: the tokenizer has %zu tokens but the model embeds only %zu", path,
-                          vt_wordpiece_vocab_size(m->tok), m->vocab);
+                          tok_vocab_size(m), m->vocab);
         goto fail;
     }
     if (o && o->pooling) {
@@ -1189,6 +1405,12 @@ int vt_bert_open_ex(const char *path, const struct vt_bert_opts *o, struct vt_en
             rc = vt_error_set(err, VT_EINVAL, "max_tokens", "max_tokens must be at least 2");
             goto fail;
         }
+    }
+    if (o && o->max_tokens && o->max_tokens < m->max_tokens && m->ug) {
+        /* not shared yet: the truncation may change in place */
+        vt_unigram_set_max_tokens(m->ug, o->max_tokens);
+        m->max_tokens = o->max_tokens;
+    } else if (o && o->max_tokens && o->max_tokens < m->max_tokens) {
         /* rebuild the tokenizer's truncation through its options */
         struct vt_wordpiece_opts to = *vt_wordpiece_options(m->tok);
         struct vt_wordpiece *nt;
@@ -1209,10 +1431,11 @@ int vt_bert_open_ex(const char *path, const struct vt_bert_opts *o, struct vt_en
         m->tok = nt;
         m->max_tokens = o->max_tokens;
     }
-    uint64_t meta[4] = {vt_wordpiece_digest(m->tok), (uint64_t)m->pool,
-                        (uint64_t)m->normalize, (uint64_t)m->max_tokens};
+    uint64_t meta[4] = {m->ug ? vt_unigram_digest(m->ug) : vt_wordpiece_digest(m->tok),
+                        (uint64_t)m->pool, (uint64_t)m->normalize, (uint64_t)m->max_tokens};
     hash = digest_bytes(meta, sizeof meta, hash);
-    snprintf(m->model_id, sizeof m->model_id, "bert-%016llx", (unsigned long long)hash);
+    snprintf(m->model_id, sizeof m->model_id, "%s-%016llx", m->ug ? "xlmr" : "bert",
+             (unsigned long long)hash);
     struct vt_encoder *e = vt_calloc(1, sizeof *e);
     if (!e) {
         rc = vt_error_set(err, VT_ENOMEM, "", "out of memory");

@@ -6,13 +6,21 @@
  *     tokenizer.json or vocab.txt, plus the sentence-transformers files
  *     when present (modules.json, 1_Pooling/config.json,
  *     sentence_bert_config.json, tokenizer_config.json), or
+ *   - the same with model_type "xlm-roberta" (paraphrase-multilingual-
+ *     MiniLM and the like): the Unigram tokenizer of tokenizer.json
+ *     (text/unigram.h), positions numbered from pad_token_id + 1, one
+ *     token type, or
  *   - a .gguf file as the llama.cpp converter writes BERT embedding models
- *     (general.architecture "bert", tokenizer.ggml.model "bert").
+ *     (general.architecture "bert", tokenizer.ggml.model "bert"), and
+ *     XLM-RoBERTa ones (the same architecture with tokenizer.ggml.model
+ *     "t5": a SentencePiece unigram vocabulary, the position table cut to
+ *     start at the first real position).
  * docs/models.md lists every file and key read and the rules for pooling,
  * normalisation and truncation.
  *
- * The forward pass is the post-LayerNorm BERT encoder in float32: token +
- * position + token-type-0 embeddings and LayerNorm; per layer multi-head
+ * The forward pass is the post-LayerNorm BERT encoder in float32 (XLM-R
+ * is the same network): token + position + token-type-0 embeddings and
+ * LayerNorm; per layer multi-head
  * self-attention over the sequence's own tokens (texts of one batch are
  * packed end to end, so no padding is computed and none can leak in),
  * output projection, residual, LayerNorm, GELU (erf) feed-forward,
