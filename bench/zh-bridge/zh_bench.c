@@ -23,21 +23,18 @@
  *
  *   raw                 the model reads the text as given (vitrine embed
  *                       --no-bridge)
- *   bridge_no_glossary  cleaned and bridged with CC-CEDICT alone: the
- *                       built-in shopping glossary is switched off
- *   bridge              the product's pipeline (vitrine embed)
- *   bridge_casefold     as bridge, but cleaned with case folding too, so
- *                       "Coffee table" and the bridge's "coffee table" read
- *                       the same pieces
- *
- * The bridge has no switch for its glossary, so bridge_no_glossary builds
- * its own bridge and overrides every glossary word with what CC-CEDICT
- * alone makes of it: its gloss, or else the longest-known-pieces split the
- * bridge itself would do (possibly nothing, which drops the word). That is
- * exactly the bridge without the glossary except inside a longer unknown
- * word that contains a glossary-only word, which the bridge without
- * glossary could split at other places; the run reports how many glossary
- * words CC-CEDICT lacks.
+ *   bridge_no_glossary_asis
+ *                       as bridge_asis, with the built-in shopping glossary
+ *                       switched off (vt_bridge_opts.no_glossary): CC-CEDICT
+ *                       alone
+ *   bridge_no_glossary  as bridge, with the glossary switched off
+ *   bridge_asis         as bridge, but the English written as the tables
+ *                       write it, mostly lower case (VT_BRIDGE_CASE_ASIS)
+ *   bridge              the product's pipeline (vitrine embed): sentence
+ *                       case (VT_BRIDGE_CASE_SENTENCE)
+ *   bridge_casefold     as bridge_asis, but cleaned with case folding too,
+ *                       so "Coffee table" and the bridge's "coffee table"
+ *                       read the same pieces
  *
  * Two checks keep the numbers honest: every text the bridge variant
  * prepares must equal what the product's pipeline prepares
@@ -66,31 +63,36 @@
 
 #define BATCH 64        /* texts per encoder call */
 #define TOP 5           /* names and items listed per failure */
-#define SPLIT_CPS 8     /* longest piece the bridge tries when splitting a word */
-
-enum bridge_kind { BRIDGE_NONE, BRIDGE_GLOSSARY, BRIDGE_BARE };
 
 struct variant {
     const char *name;
     const char *label;
-    enum bridge_kind bridge;
-    unsigned clean;
+    int bridged;                 /* 0: the raw model */
+    struct vt_bridge_opts opts;  /* the bridge's options */
+    unsigned clean;              /* vt_text_clean flags */
 };
 
 static const struct variant variants[] = {
-    {"raw", "raw model (--no-bridge)", BRIDGE_NONE, 0},
-    {"bridge_no_glossary", "bridge, CC-CEDICT only", BRIDGE_BARE, VT_TEXT_FOLD_PUNCT},
-    {"bridge", "bridge (default)", BRIDGE_GLOSSARY, VT_TEXT_FOLD_PUNCT},
-    {"bridge_casefold", "bridge, case-folded", BRIDGE_GLOSSARY, VT_TEXT_CLEAN_DEFAULT},
+    {"raw", "raw model (--no-bridge)", 0, {0}, 0},
+    {"bridge_no_glossary_asis", "CC-CEDICT only, case as is", 1,
+     {.no_glossary = 1, .letter_case = VT_BRIDGE_CASE_ASIS}, VT_TEXT_FOLD_PUNCT},
+    {"bridge_no_glossary", "CC-CEDICT only", 1,
+     {.no_glossary = 1, .letter_case = VT_BRIDGE_CASE_SENTENCE}, VT_TEXT_FOLD_PUNCT},
+    {"bridge_asis", "bridge, case as is", 1, {.letter_case = VT_BRIDGE_CASE_ASIS},
+     VT_TEXT_FOLD_PUNCT},
+    {"bridge", "bridge (default)", 1, {.letter_case = VT_BRIDGE_CASE_SENTENCE},
+     VT_TEXT_FOLD_PUNCT},
+    {"bridge_casefold", "bridge, case-folded", 1, {.letter_case = VT_BRIDGE_CASE_ASIS},
+     VT_TEXT_CLEAN_DEFAULT},
 };
 #define NVARIANTS (sizeof variants / sizeof variants[0])
-#define PRODUCT_VARIANT 2 /* the one that must match the product */
+#define PRODUCT_VARIANT 4 /* the one that must match the product */
 
 struct ctx {
     struct vt_textenc *te;
     struct vt_jieba *seg;
     struct vt_cedict *dict;
-    struct vt_bridge *full, *bare;
+    struct vt_bridge *bridge[NVARIANTS]; /* NULL for the raw variant */
     size_t dim;
     char model_id[VT_MODEL_ID_MAX + 1];
     size_t product_checked, product_mismatch;
@@ -130,64 +132,6 @@ static void usage(void)
     exit(2);
 }
 
-/* ---- the bridge without its glossary ---------------------------------------- */
-
-/* What the bridge makes of a word CC-CEDICT lacks, with CC-CEDICT alone:
- * the longest known pieces from the left, unknown characters dropped. */
-static char *cedict_split(const struct vt_cedict *d, const char *w)
-{
-    size_t n = strlen(w), i = 0, len = 0;
-    char *out = xmalloc(8 * n + 1, 1);
-    while (i < n) {
-        size_t ends[SPLIT_CPS];
-        int k = 0;
-        for (size_t j = i; j < n && k < SPLIT_CPS; k++) {
-            uint32_t cp;
-            j += (size_t)vt_utf8_decode(w + j, n - j, &cp);
-            ends[k] = j;
-        }
-        size_t next = ends[0];
-        for (int m = k - 1; m >= 0; m--) {
-            const char *g = vt_cedict_gloss(d, w + i, ends[m] - i);
-            if (g) {
-                size_t gl = strlen(g);
-                if (len + gl + 2 > 8 * n + 1)
-                    break; /* cannot happen for real glosses; keep what fits */
-                if (len)
-                    out[len++] = ' ';
-                memcpy(out + len, g, gl);
-                len += gl;
-                next = ends[m];
-                break;
-            }
-        }
-        i = next;
-    }
-    out[len] = '\0';
-    return out;
-}
-
-/* A bridge whose glossary words all say what CC-CEDICT alone says. Returns
- * the number of glossary words CC-CEDICT lacks. */
-static size_t bare_bridge(struct ctx *c)
-{
-    size_t n, lacking = 0;
-    const struct vt_gloss_entry *g = vt_glossary_zh_en(&n);
-    int rc = vt_bridge_new(c->seg, c->dict, &c->bare);
-    if (rc)
-        die("bridge", NULL, rc);
-    for (size_t i = 0; i < n; i++) {
-        const char *gl = vt_cedict_gloss(c->dict, g[i].zh, strlen(g[i].zh));
-        char *en = gl ? xstrdup(gl) : cedict_split(c->dict, g[i].zh);
-        lacking += !gl;
-        rc = vt_bridge_add(c->bare, g[i].zh, en);
-        vt_free(en);
-        if (rc)
-            die("bridge", NULL, rc);
-    }
-    return lacking;
-}
-
 /* ---- preparing and embedding ------------------------------------------------- */
 
 /* The text the model reads for text under variant v (vt_free). */
@@ -199,7 +143,7 @@ static char *prepare(struct ctx *c, const struct variant *v, const char *text)
     int rc;
 
     vt_error_clear(&err);
-    if (v->bridge == BRIDGE_NONE)
+    if (!v->bridged)
         return xstrdup(text);
     rc = vt_text_clean(text, strlen(text), v->clean, &clean, &clen, &err);
     if (rc)
@@ -207,8 +151,7 @@ static char *prepare(struct ctx *c, const struct variant *v, const char *text)
     if (!vt_utf8_has_cjk(clean, clen))
         out = clean;
     else {
-        rc = vt_bridge_zh_en(v->bridge == BRIDGE_BARE ? c->bare : c->full, clean, clen, &out,
-                             NULL, &err);
+        rc = vt_bridge_zh_en(c->bridge[v - variants], clean, clen, &out, NULL, &err);
         vt_free(clean);
         if (rc)
             die("bridge", &err, rc);
@@ -729,11 +672,14 @@ int main(int argc, char **argv)
     snprintf(cache, sizeof cache, "%s/cedict/glosses.tsv", text_dir);
     if ((rc = vt_cedict_load(path, cache, &c.dict, &err)) != 0)
         die(path, &err, rc);
-    if ((rc = vt_bridge_new(c.seg, c.dict, &c.full)) != 0)
-        die("bridge", NULL, rc);
-    size_t gloss_n;
-    vt_glossary_zh_en(&gloss_n);
-    size_t gloss_lacking = bare_bridge(&c);
+    for (size_t v = 0; v < NVARIANTS; v++)
+        if (variants[v].bridged &&
+            (rc = vt_bridge_new_opts(c.seg, c.dict, &variants[v].opts, &c.bridge[v])) != 0)
+            die("bridge", NULL, rc);
+    size_t gloss_n, gloss_lacking = 0;
+    const struct vt_gloss_entry *gloss = vt_glossary_zh_en(&gloss_n);
+    for (size_t i = 0; i < gloss_n; i++)
+        gloss_lacking += !vt_cedict_gloss(c.dict, gloss[i].zh, strlen(gloss[i].zh));
 
     if ((rc = vt_store_open(db, &so, &s, &err)) != 0)
         die(db, &err, rc);
@@ -853,8 +799,8 @@ int main(int argc, char **argv)
         vt_item_reset(&cat.items[i]);
     vt_free(cat.items);
     vt_store_close(s);
-    vt_bridge_free(c.bare);
-    vt_bridge_free(c.full);
+    for (size_t v = 0; v < NVARIANTS; v++)
+        vt_bridge_free(c.bridge[v]);
     vt_cedict_free(c.dict);
     vt_jieba_free(c.seg);
     vt_textenc_free(c.te);

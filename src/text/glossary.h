@@ -1,7 +1,7 @@
 /*
  * glossary.h - a small hand-written Chinese → English glossary for home
  * furnishing and shopping words, consulted by the bridge (cedict.h) before
- * CC-CEDICT.
+ * CC-CEDICT unless the bridge is made without it (vt_bridge_opts.no_glossary).
  *
  * It exists for words where CC-CEDICT's first sense is not the one a shop
  * means (茶几 "small side table" → "coffee table", 真皮 "dermis" → "leather",

@@ -11,7 +11,8 @@
  *      collapsed). Case is kept: USE-Lite's vocabulary tells "Apple" from
  *      "apple";
  *   2. when the model lacks Chinese pieces, the text has Han characters and
- *      the bridge is on, vt_bridge_zh_en() rewrites it into English words;
+ *      the bridge is on, vt_bridge_zh_en() rewrites it into English words
+ *      (sentence case where a Chinese run starts the text or a sentence);
  *   3. the encoder reads the result.
  * With opts.no_bridge the text goes to the encoder exactly as given (only
  * the size is checked first): the model's raw output, the same as

@@ -324,7 +324,7 @@ def server_without_a_model_answers_503():
 
 @test
 def cli_embed_output_format():
-    code, out, err = vitrine("embed", "black leather sofa", "黑色真皮沙发")
+    code, out, err = vitrine("embed", "Black leather sofa", "黑色真皮沙发")
     eq((code, err), (0, ""), "exit")
     lines = out.splitlines()
     eq(len(lines), 2, "one line per text")

@@ -79,7 +79,7 @@ TEST(bridge_brings_chinese_next_to_its_english)
     int bridged = 0;
     CHECK_EQ_INT(vt_textenc_prepare(TE, t[0], strlen(t[0]), NULL, &input, NULL, &bridged, &err),
                  0);
-    CHECK_STR(input, "black leather sofa");
+    CHECK_STR(input, "Black leather sofa"); /* sentence case, as catalogs write names */
     CHECK_EQ_INT(bridged, 1);
     vt_free(input);
 }
@@ -403,10 +403,47 @@ TEST(lazy_loading_is_once_and_thread_safe)
         CHECK(memcmp(args[i].v, args[0].v, sizeof args[0].v) == 0);
     }
     float ref[DIM];
-    const char *t[] = {"black leather sofa"};
+    const char *t[] = {"Black leather sofa"};
     CHECK_EQ_INT(vt_textenc_embed(TE, t, 1, ref, NULL, NULL), 0);
     CHECK(memcmp(ref, args[0].v, sizeof ref) == 0);
     vt_textenc_free(te);
+}
+
+/* What the bridge makes of Chinese for USE-Lite: the longest word
+ * CC-CEDICT knows over jieba's pieces, and sentence case, so that a Chinese
+ * name reads exactly like a catalog's English one. */
+TEST(bridged_text_follows_the_catalog_convention)
+{
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"转角沙发", "Corner sofa"},
+        {"我想给孩子买一张上下铺", "I want for child buy bunk bed"},
+        {"iPhone 15 Pro手机壳", "iPhone 15 Pro cell phone shell"},
+        {"沙发。茶几", "Sofa. Coffee table"},
+        {"black leather sofa", "black leather sofa"}, /* English as written */
+    };
+    struct vt_error err;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *input = NULL;
+        CHECK_EQ_INT(vt_textenc_prepare(TE, cases[i].in, strlen(cases[i].in), NULL, &input,
+                                        NULL, NULL, &err),
+                     0);
+        CHECK_STR(input, cases[i].want);
+        vt_free(input);
+    }
+    /* So the Chinese name and the catalog's English name are one vector,
+     * while the lower-case phrase is not. */
+    const char *t[] = {"转角沙发", "Corner sofa", "corner sofa"};
+    float v[3 * DIM];
+    CHECK_EQ_INT(vt_textenc_embed(TE, t, 3, v, NULL, &err), 0);
+    CHECK(memcmp(v, v + DIM, DIM * sizeof(float)) == 0);
+    CHECK(memcmp(v, v + 2 * DIM, DIM * sizeof(float)) != 0);
+    /* The analysis shows the same bridged text. */
+    json_t *a = NULL;
+    CHECK_EQ_INT(vt_textenc_analyze(TE, "转角沙发", strlen("转角沙发"), &a, &err), 0);
+    CHECK_STR(a ? json_string_value(json_object_get(a, "bridged")) : NULL, "Corner sofa");
+    json_decref(a);
 }
 
 static void fetch_if_missing(void)
@@ -451,6 +488,7 @@ int main(void)
     RUN(missing_model_or_text_data_is_unavailable);
     RUN(probe_tells_a_chinese_vocabulary_apart);
     RUN(lazy_loading_is_once_and_thread_safe);
+    RUN(bridged_text_follows_the_catalog_convention);
     vt_textenc_free(TE);
     test_current = "no_leaks";
     int before = test_failed_checks;

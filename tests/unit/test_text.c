@@ -816,6 +816,206 @@ TEST(out_of_memory_paths)
     CHECK(failures_seen > 100);
 }
 
+/* ---- gloss choice, longest matches, options, case --------------------------------- */
+
+static int gloss_is(const char *zh, const char *want)
+{
+    const char *g = vt_cedict_gloss(dict, zh, strlen(zh));
+    int ok = want ? g && strcmp(g, want) == 0 : g == NULL;
+    if (!ok)
+        fprintf(stderr, "  gloss(%s) = %s, want %s\n", zh, g ? g : "(null)", want ? want : "(null)");
+    return ok;
+}
+
+TEST(cedict_gloss_rules)
+{
+    /* Words that simplification merged compete on their own glosses: 台 is
+     * 檯 "desk" and 臺 "platform", not the classical "you" of the entry
+     * written 台; 柜 is 櫃 "cupboard", not the willow of the entry 柜. */
+    CHECK(gloss_is("檯", "desk"));
+    CHECK(gloss_is("臺", "platform"));
+    CHECK(gloss_is("櫃", "cupboard"));
+    CHECK(gloss_is("柜", "cupboard"));
+    const char *tai = vt_cedict_gloss(dict, "台", 3);
+    CHECK(tai && (strcmp(tai, "desk") == 0 || strcmp(tai, "platform") == 0));
+    /* A sense marked archaic loses to an unmarked one (余: "(archaic) I"
+     * against 餘 "extra"), but a headword whose only sense is marked keeps
+     * it (亢旱: "severe drought (literary)"). */
+    CHECK(gloss_is("余", "extra"));
+    CHECK(gloss_is("亢旱", "severe drought"));
+    /* Scientific names are skipped; an English name with a capital stays. */
+    CHECK(gloss_is("鲢", NULL));            /* only "Hypophthalmichthys moritrix" */
+    CHECK(gloss_is("楠木", "Chinese cedar")); /* not "Phoebe zhennan" */
+}
+
+TEST(cedict_cache_follows_the_rules)
+{
+    struct stat st;
+    char path[64], old[160], now[160] = "";
+    struct vt_cedict *d = NULL;
+    struct vt_error err;
+    FILE *f;
+    CHECK_EQ_INT(stat(CEDICT, &st), 0);
+    snprintf(path, sizeof path, "build/tests/glosses-%ld.tsv", (long)getpid());
+    /* A cache of the same source written by other rules is not read... */
+    snprintf(old, sizeof old, "vitrine-cedict-glosses 2 rules 0 %lld %lld %lld",
+             (long long)st.st_size, (long long)st.st_mtim.tv_sec, (long long)st.st_mtim.tv_nsec);
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fprintf(f, "%s\ns\t钟\tbogus\n", old);
+    fclose(f);
+    CHECK_EQ_INT(vt_cedict_load(CEDICT, path, &d, &err), 0);
+    CHECK_STR(d ? vt_cedict_gloss(d, "钟", 3) : NULL, "clock");
+    vt_cedict_free(d);
+    d = NULL;
+    /* ... it is rewritten under the current rules' header ... */
+    f = fopen(path, "r");
+    if (f) {
+        if (!fgets(now, sizeof now, f))
+            now[0] = '\0';
+        fclose(f);
+    }
+    now[strcspn(now, "\n")] = '\0';
+    CHECK(strncmp(now, "vitrine-cedict-glosses 2 rules ", 31) == 0 && strcmp(now, old) != 0);
+    /* ... and a cache with that header is what gets read. */
+    f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%s\ns\t钟\tbogus\nt\t鐘\tbogus\n", now);
+        fclose(f);
+    }
+    CHECK_EQ_INT(vt_cedict_load(CEDICT, path, &d, &err), 0);
+    CHECK_STR(d ? vt_cedict_gloss(d, "鐘", 3) : NULL, "bogus");
+    vt_cedict_free(d);
+    remove(path);
+}
+
+static size_t cut_count(const char *s)
+{
+    struct vt_tokens t;
+    struct vt_error err;
+    size_t n = 0;
+    vt_tokens_init(&t);
+    if (vt_jieba_cut(seg, s, strlen(s), &t, &err) == 0)
+        n = t.n;
+    vt_tokens_reset(&t);
+    return n;
+}
+
+TEST(bridge_prefers_the_longest_known_word)
+{
+    /* jieba cuts 上下铺 into 上下 + 铺 ("up and down" + "store"); CC-CEDICT
+     * has the whole word. */
+    CHECK(cut_count("上下铺") >= 2);
+    CHECK(bridge_is("上下铺", "bunk bed"));
+    CHECK(bridge_is("我想给孩子买一张上下铺", "I want for child buy bunk bed"));
+    /* The same for a glossary word: 花洒 is cut 花 + 洒. */
+    CHECK(cut_count("花洒") >= 2);
+    CHECK(bridge_is("淋浴花洒", "shower shower head"));
+    /* Only whole words combine: 和服装 is 和 + 服装 ("and dress"), and the
+     * 和服 ("kimono") that straddles them is not taken. */
+    CHECK(gloss_is("和服", "kimono"));
+    CHECK(bridge_is("和服装", "and dress"));
+    /* Words the caller adds take part too. */
+    struct vt_bridge *b = NULL;
+    CHECK_EQ_INT(vt_bridge_new(seg, dict, &b), 0);
+    if (!b)
+        return;
+    CHECK(cut_count("青山家具") >= 2);
+    CHECK_EQ_INT(vt_bridge_add(b, "青山家具", "Aoyama Furniture"), 0);
+    char *out = NULL;
+    struct vt_error err;
+    const char *s = "青山家具的沙发";
+    CHECK_EQ_INT(vt_bridge_zh_en(b, s, strlen(s), &out, NULL, &err), 0);
+    CHECK_STR(out, "Aoyama Furniture sofa");
+    vt_free(out);
+    vt_bridge_free(b);
+}
+
+static char *bridge_with(const struct vt_bridge *b, const char *s)
+{
+    char *out = NULL;
+    struct vt_error err;
+    int rc;
+    char *c = clean(s, strlen(s), VT_TEXT_FOLD_PUNCT, &rc);
+    if (rc == 0 && vt_bridge_zh_en(b, c, strlen(c), &out, NULL, &err) != 0)
+        out = NULL;
+    vt_free(c);
+    return out;
+}
+
+static int bridge_with_is(const struct vt_bridge *b, const char *in, const char *want)
+{
+    char *got = bridge_with(b, in);
+    int ok = got && strcmp(got, want) == 0;
+    if (!ok)
+        fprintf(stderr, "  bridge(\"%s\") = \"%s\", want \"%s\"\n", in, got ? got : "(null)",
+                want);
+    vt_free(got);
+    return ok;
+}
+
+TEST(bridge_without_glossary)
+{
+    struct vt_bridge_opts o = {.no_glossary = 1};
+    struct vt_bridge *b = NULL;
+    CHECK_EQ_INT(vt_bridge_new_opts(seg, dict, &o, &b), 0);
+    if (!b)
+        return;
+    /* CC-CEDICT's own choice, not the glossary's "coffee table". */
+    const char *g = vt_cedict_gloss(dict, "茶几", 6);
+    CHECK(g && strcmp(g, "coffee table") != 0);
+    CHECK_STR(vt_bridge_word(b, "茶几", 6), g);
+    CHECK(bridge_with_is(b, "茶几", g ? g : "?"));
+    CHECK(bridge_is("茶几", "coffee table")); /* the default bridge has it */
+    /* The glossary's dropped particle is CC-CEDICT's again. */
+    CHECK(vt_bridge_word(b, "很", 3) && strcmp(vt_bridge_word(b, "很", 3), "") != 0);
+    /* A glossary-only compound is split into what CC-CEDICT knows. */
+    CHECK(vt_cedict_gloss(dict, "布艺", 6) == NULL);
+    CHECK(vt_bridge_word(b, "布艺", 6) == NULL);
+    /* Added words still work. */
+    CHECK_EQ_INT(vt_bridge_add(b, "宜家", "IKEA"), 0);
+    CHECK_STR(vt_bridge_word(b, "宜家", 6), "IKEA");
+    vt_bridge_free(b);
+    b = NULL;
+    o.letter_case = (enum vt_bridge_case)7;
+    CHECK_EQ_INT(vt_bridge_new_opts(seg, dict, &o, &b), VT_EINVAL);
+    CHECK(b == NULL);
+}
+
+TEST(bridge_sentence_case)
+{
+    struct vt_bridge_opts o = {.letter_case = VT_BRIDGE_CASE_SENTENCE};
+    struct vt_bridge *b = NULL;
+    CHECK_EQ_INT(vt_bridge_new_opts(seg, dict, &o, &b), 0);
+    if (!b)
+        return;
+    /* As a catalog writes its names. */
+    CHECK(bridge_with_is(b, "转角沙发", "Corner sofa"));
+    CHECK(bridge_with_is(b, "黑色真皮沙发", "Black leather sofa"));
+    CHECK(bridge_is("转角沙发", "corner sofa")); /* case as is */
+    /* The first word written gets the capital, after dropped particles. */
+    CHECK(bridge_with_is(b, "的沙发", "Sofa"));
+    /* Every sentence; not after a comma; not a run that follows Latin
+     * text or digits. */
+    CHECK(bridge_with_is(b, "沙发。茶几！床", "Sofa. Coffee table! Bed"));
+    CHECK(bridge_with_is(b, "黑色的沙发，白色的茶几", "Black sofa, white coffee table"));
+    CHECK(bridge_with_is(b, "“沙发”", "\"Sofa\""));
+    CHECK(bridge_with_is(b, "iPhone 15 Pro手机壳", "iPhone 15 Pro cell phone shell"));
+    CHECK(bridge_with_is(b, "200元的沙发", "200 yuan sofa"));
+    /* Uncleaned text: full-width stops and line breaks end sentences. */
+    char *out = NULL;
+    struct vt_error err;
+    const char *raw = "沙发。茶几\n床";
+    CHECK_EQ_INT(vt_bridge_zh_en(b, raw, strlen(raw), &out, NULL, &err), 0);
+    CHECK_STR(out, "Sofa。 Coffee table Bed");
+    vt_free(out);
+    /* English comes back as it is. */
+    CHECK(bridge_with_is(b, "black sofa", "black sofa"));
+    vt_bridge_free(b);
+}
+
 /* ---- setup ---------------------------------------------------------------------------- */
 
 static int setup(void)
@@ -877,6 +1077,11 @@ int main(void)
     RUN(attrs_vocabulary_from_items);
     RUN(attrs_bad_input);
     RUN(out_of_memory_paths);
+    RUN(cedict_gloss_rules);
+    RUN(cedict_cache_follows_the_rules);
+    RUN(bridge_prefers_the_longest_known_word);
+    RUN(bridge_without_glossary);
+    RUN(bridge_sentence_case);
     vt_attr_vocab_free(vocab);
     vt_bridge_free(bridge);
     vt_keywords_free(kw);
