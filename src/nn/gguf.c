@@ -30,23 +30,19 @@
  */
 #include "nn/gguf.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/mapfile.h"
 #include "nn/kernels.h"
 
 struct vt_gguf {
     const uint8_t *base;
     size_t len;
-    int mapped;
+    struct vt_mapfile map;      /* the file when opened by path; zeroed otherwise */
     char *name;
     uint32_t version;
     struct vt_gguf_kv *kv;
@@ -519,32 +515,22 @@ int vt_gguf_open_mem(const void *data, size_t len, const char *name, struct vt_g
 int vt_gguf_open(const char *path, struct vt_gguf **out, struct vt_error *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vt_error_set(err, VT_EIO, "", "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return vt_error_set(err, VT_EIO, "", "%s: not a regular file", path);
-    }
-    if (st.st_size < 24) {
-        close(fd);
-        vt_error_set(err, VT_EFORMAT, "", "%s: truncated: %lld bytes, shorter than a GGUF header",
-                     base_name(path), (long long)st.st_size);
-        return VT_EFORMAT;
-    }
-    size_t len = (size_t)st.st_size;
-    void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED)
-        return vt_error_set(err, VT_EIO, "", "%s: cannot map: %s", path, strerror(errno));
-    int rc = vt_gguf_open_mem(p, len, base_name(path), out, err);
-    if (rc) {
-        munmap(p, len);
+    struct vt_mapfile map;
+    int rc = vt_mapfile_open(path, &map, err);
+    if (rc)
         return rc;
+    if (map.len < 24) {
+        rc = vt_error_set(err, VT_EFORMAT, "", "%s: truncated: %zu bytes, shorter than a GGUF "
+                          "header", base_name(path), map.len);
+        goto out;
     }
-    (*out)->mapped = 1;
+    if ((rc = vt_gguf_open_mem(map.data, map.len, base_name(path), out, err)))
+        goto out;
+    (*out)->map = map;
     return 0;
+out:
+    vt_mapfile_close(&map);
+    return rc;
 }
 
 void vt_gguf_free(struct vt_gguf *g)
@@ -559,8 +545,7 @@ void vt_gguf_free(struct vt_gguf *g)
     for (size_t i = 0; i < g->nt; i++)
         vt_free((char *)g->t[i].name);
     vt_free(g->t);
-    if (g->mapped)
-        munmap((void *)g->base, g->len);
+    vt_mapfile_close(&g->map);
     vt_free(g->name);
     vt_free(g);
 }

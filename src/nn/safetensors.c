@@ -17,22 +17,18 @@
  */
 #include "nn/safetensors.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/mapfile.h"
 #include "nn/kernels.h"
 
 struct vt_st {
     const uint8_t *base;
     size_t len;
-    int mapped;                 /* base came from mmap */
+    struct vt_mapfile map;      /* the file when opened by path; zeroed otherwise */
     char *name;                 /* for messages */
     struct vt_st_tensor *t;
     size_t count;
@@ -274,32 +270,23 @@ int vt_st_open(const char *path, struct vt_st **out, struct vt_error *err)
 {
     *out = NULL;
     const char *fn = base_name(path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vt_error_set(err, VT_EIO, "", "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return vt_error_set(err, VT_EIO, "", "%s: not a regular file", path);
-    }
-    if (st.st_size < 8) {
-        close(fd);
-        return vt_error_set(err, VT_EFORMAT, "",
-                            "%s: truncated: %lld bytes, the 8-byte header length is missing", fn,
-                            (long long)st.st_size);
-    }
-    size_t len = (size_t)st.st_size;
-    void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED)
-        return vt_error_set(err, VT_EIO, "", "%s: cannot map: %s", path, strerror(errno));
-    int rc = vt_st_open_mem(p, len, fn, out, err);
-    if (rc) {
-        munmap(p, len);
+    struct vt_mapfile map;
+    int rc = vt_mapfile_open(path, &map, err);
+    if (rc)
         return rc;
+    if (map.len < 8) {
+        rc = vt_error_set(err, VT_EFORMAT, "",
+                          "%s: truncated: %zu bytes, the 8-byte header length is missing", fn,
+                          map.len);
+        goto out;
     }
-    (*out)->mapped = 1;
+    if ((rc = vt_st_open_mem(map.data, map.len, fn, out, err)))
+        goto out;
+    (*out)->map = map;
     return 0;
+out:
+    vt_mapfile_close(&map);
+    return rc;
 }
 
 void vt_st_free(struct vt_st *f)
@@ -312,8 +299,7 @@ void vt_st_free(struct vt_st *f)
     for (size_t i = 0; i < f->nmeta * 2; i++)
         vt_free(f->meta[i]);
     vt_free(f->meta);
-    if (f->mapped)
-        munmap((void *)f->base, f->len);
+    vt_mapfile_close(&f->map);
     vt_free(f->name);
     vt_free(f);
 }

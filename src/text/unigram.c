@@ -1,5 +1,8 @@
 /*
- * unigram.c - Hugging Face Unigram tokenizer (see unigram.h).
+ * unigram.c - Hugging Face Unigram tokenizer (see unigram.h): the
+ * vocabulary, the normalizers, encoding and the GGUF constructor. The
+ * tokenizer.json reader is unigram_json.c; the struct they share and the
+ * building steps are in unigram_int.h.
  *
  * The vocabulary lives in one open-addressing hash table (FNV-1a, linear
  * probing, load at most 1/2) that holds every piece and every prefix of a
@@ -13,100 +16,29 @@
  * (darts-clone layout: bits 0-7 the label, bit 8 "has a leaf", bit 9 "the
  * offset is shifted by 8", bits 10-31 the offset; a leaf unit has bit 31
  * set and the value in bits 0-30), then the replacement strings, each
- * ending with a NUL. A value is the byte offset of its replacement. Every
- * unit index is checked against the array at lookup time, so a hostile
- * map can only fail to match.
+ * ending with a NUL. A value is the byte offset of its replacement, which
+ * runs to the next NUL. Every unit index is checked against the array and
+ * every value against the strings (it must fall on the first byte of a
+ * character) at lookup time, so a hostile map can only fail to match.
  *
  * Invariants of a built tokenizer: unk < n; every id in pre/suffixes and
  * added tokens < vocab_size; the replacement strings are valid UTF-8.
  */
 #include "text/unigram.h"
 
-#include <errno.h>
-#include <jansson.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <utf8proc.h>
 
 #include "core/alloc.h"
 #include "core/util.h"
+#include "text/unigram_int.h"
 
-#define MAX_PIECES (16u << 20)
 #define MAX_POOL (1u << 30)
 #define MAX_PIECE_BYTES 4096
 #define MAX_ADDED 65536
-#define MAX_STEPS 32
-#define MAX_SPECIALS 8
 #define UNK_PENALTY 10.0
 #define FNV_SEED 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
-
-enum nkind { N_PRECOMPILED, N_STRIP, N_REPLACE, N_NFC, N_NFD, N_NFKC, N_NFKD, N_LOWER, N_SPM_WS };
-enum prepend { PREPEND_NEVER, PREPEND_ALWAYS, PREPEND_FIRST };
-
-struct nstep {
-    enum nkind kind;
-    int left, right;                /* N_STRIP */
-    uint32_t *units;                /* N_PRECOMPILED: trie units... */
-    size_t nunits;
-    char *strs;                     /* ...and replacement strings */
-    size_t nstrs;
-    char *pat;                      /* N_REPLACE literal (run == 0) */
-    size_t pat_len;
-    int run;                        /* N_REPLACE run of one character (class) */
-    uint32_t run_cp;                /* 0 with run_ws: white space */
-    int run_ws;
-    size_t run_min, run_max;
-    char *content;
-    size_t content_len;
-};
-
-struct pstep {
-    int metaspace;                  /* 0: WhitespaceSplit */
-    char repl[5];
-    size_t repl_len;
-    uint32_t repl_cp;
-    enum prepend prepend;
-    int split;
-};
-
-struct added {
-    char *s;
-    size_t len;
-    int32_t id;
-    uint8_t lstrip, rstrip, single_word, normalized;
-};
-
-struct slot {
-    uint32_t id1;                   /* piece id + 1; 0 = empty */
-    uint32_t len;                   /* bytes of the piece's prefix this slot holds */
-};
-
-struct vt_unigram {
-    /* vocabulary */
-    size_t n, pool_len;
-    char *pool;
-    uint32_t *off, *plen;           /* plen 0: a piece that can never match */
-    double *score;
-    struct slot *slots;
-    size_t mask, max_piece;
-    double unk_score;
-    int32_t unk;
-    /* pipeline */
-    struct nstep steps[MAX_STEPS];
-    size_t nsteps;
-    struct pstep pre[MAX_STEPS];
-    size_t npre;
-    struct added *added;
-    size_t nadded;
-    uint8_t first_raw[256], first_norm[256];   /* first bytes of added tokens */
-    int32_t prefix[MAX_SPECIALS], suffix[MAX_SPECIALS];
-    size_t nprefix, nsuffix;
-    size_t max_tokens;
-    size_t vocab_size;
-    uint64_t digest;
-};
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
@@ -138,12 +70,6 @@ static int is_word_char(uint32_t c)
     utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)c);
     return (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) ||
            (cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO);
-}
-
-/* Length of the UTF-8 sequence starting with byte b (valid input). */
-static size_t u8len(unsigned char b)
-{
-    return b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
 }
 
 /* Start of the character that ends just before s + i. */
@@ -193,8 +119,7 @@ static int sb_putc(struct sbuf *b, uint32_t c)
     return sb_put(b, tmp, (size_t)vt_utf8_encode(c, tmp));
 }
 
-/* Copy a JSON string or a (pointer, length) into an owned NUL-terminated string. */
-static char *dup_bytes(const char *s, size_t n)
+char *unigram_dup_bytes(const char *s, size_t n)
 {
     char *p = vt_malloc(n + 1);
     if (p) {
@@ -221,12 +146,11 @@ static const struct slot *find(const struct vt_unigram *u, uint64_t h, const cha
     }
 }
 
-/* Pieces (s[i], lens[i]) with their scores. A piece that is not valid
- * UTF-8, is empty or is longer than MAX_PIECE_BYTES is kept as an id but
- * can never match text. A repeated piece maps to its last id, as the
- * reference's dictionary does. */
-static int vocab_build(struct vt_unigram *u, const char *const *s, const size_t *lens,
-                       const double *scores, size_t n, const char *name, struct vt_error *err)
+/* A piece that is not valid UTF-8, is empty or is longer than
+ * MAX_PIECE_BYTES is kept as an id but can never match text. A repeated
+ * piece maps to its last id, as the reference's dictionary does. */
+int unigram_vocab_build(struct vt_unigram *u, const char *const *s, const size_t *lens,
+                        const double *scores, size_t n, const char *name, struct vt_error *err)
 {
     if (n == 0 || n > MAX_PIECES)
         return vt_error_set(err, VT_EFORMAT, "model.vocab", "%s: vocabulary of %zu pieces "
@@ -360,8 +284,8 @@ void vt_unigram_free(struct vt_unigram *u)
 /* Precompiled character map                                           */
 /* ------------------------------------------------------------------ */
 
-static int charsmap_init(struct nstep *st, const unsigned char *b, size_t n, const char *name,
-                         struct vt_error *err)
+int unigram_charsmap_init(struct nstep *st, const unsigned char *b, size_t n, const char *name,
+                          struct vt_error *err)
 {
     st->kind = N_PRECOMPILED;
     if (n == 0)
@@ -421,8 +345,12 @@ static const char *charsmap_find(const struct nstep *st, const char *s, size_t n
         if ((unit >> 8) & 1) {
             if (pos >= st->nunits)
                 return NULL;
+            /* every string is valid UTF-8, so is its tail from a
+             * character's first byte, and only from there */
             uint32_t value = u[pos] & 0x7FFFFFFFu;
-            return value < st->nstrs ? st->strs + value : NULL;
+            if (value >= st->nstrs || ((unsigned char)st->strs[value] & 0xC0) == 0x80)
+                return NULL;
+            return st->strs + value;
         }
     }
 #undef UNIT_OFFSET
@@ -644,6 +572,23 @@ static int normalize_buf(const struct vt_unigram *u, struct sbuf *in, struct sbu
         *in = *tmp;
         *tmp = t;
     }
+    return 0;
+}
+
+int unigram_normalize_bytes(const struct vt_unigram *u, const char *s, size_t n, char **out,
+                            size_t *out_len)
+{
+    struct sbuf a = {0}, b = {0};
+    int rc = sb_put(&a, s, n);
+    if (!rc)
+        rc = normalize_buf(u, &a, &b);
+    vt_free(b.p);
+    if (rc) {
+        vt_free(a.p);
+        return rc;
+    }
+    *out = a.p;
+    *out_len = a.n;
     return 0;
 }
 
@@ -1047,29 +992,18 @@ int vt_unigram_normalize(const struct vt_unigram *u, const char *text, size_t le
     *out = NULL;
     *n = 0;
     int rc = check_text(text, len, err);
-    if (rc)
-        return rc;
-    struct sbuf a = {0}, b = {0};
-    rc = sb_put(&a, text, len);
-    if (!rc)
-        rc = normalize_buf(u, &a, &b);
-    vt_free(b.p);
-    if (rc) {
-        vt_free(a.p);
-        return vt_error_set(err, rc, "text", rc == VT_ENOMEM ? "out of memory"
-                                                             : "text could not be normalised");
-    }
-    *out = a.p;
-    *n = a.n;
-    return 0;
+    if (!rc && (rc = unigram_normalize_bytes(u, text, len, out, n)))
+        vt_error_set(err, rc, "text", rc == VT_ENOMEM ? "out of memory"
+                                                      : "text could not be normalised");
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
 /* Building                                                            */
 /* ------------------------------------------------------------------ */
 
-static int add_added(struct vt_unigram *u, const char *s, size_t len, int32_t id, int lstrip,
-                     int rstrip, int single_word, int normalized)
+int unigram_add_added(struct vt_unigram *u, const char *s, size_t len, int32_t id, int lstrip,
+                      int rstrip, int single_word, int normalized)
 {
     if (len == 0)
         return 0;   /* an empty token can never be cut out */
@@ -1083,7 +1017,7 @@ static int add_added(struct vt_unigram *u, const char *s, size_t len, int32_t id
         u->added = nv;
     }
     struct added *a = &u->added[u->nadded];
-    if (!(a->s = dup_bytes(s, len)))
+    if (!(a->s = unigram_dup_bytes(s, len)))
         return VT_ENOMEM;
     a->len = len;
     a->id = id;
@@ -1096,8 +1030,8 @@ static int add_added(struct vt_unigram *u, const char *s, size_t len, int32_t id
     return 0;
 }
 
-/* Vocabulary size, checks of every id, the unknown score and the digest. */
-static int finish(struct vt_unigram *u, double min_score, const char *name, struct vt_error *err)
+int unigram_finish(struct vt_unigram *u, double min_score, const char *name,
+                   struct vt_error *err)
 {
     u->unk_score = min_score - UNK_PENALTY;
     size_t vs = u->n;
@@ -1181,22 +1115,23 @@ int vt_unigram_new_spm(const struct vt_unigram_spm *s, struct vt_unigram **out,
             goto out;
         }
     }
-    if ((rc = vocab_build(u, s->pieces, s->piece_lens, scores, s->n, "tokenizer.ggml.tokens",
-                          err)))
+    if ((rc = unigram_vocab_build(u, s->pieces, s->piece_lens, scores, s->n,
+                                  "tokenizer.ggml.tokens", err)))
         goto out;
     u->unk = s->unk;
     for (size_t i = 0; s->types && i < s->n; i++) {
         int32_t t = s->types[i];
         if ((t == VT_UNIGRAM_CONTROL || t == VT_UNIGRAM_USER || t == VT_UNIGRAM_UNKNOWN) &&
             u->plen[i] &&
-            (rc = add_added(u, s->pieces[i], s->piece_lens[i], (int32_t)i, 0, 0, 0, 0))) {
+            (rc = unigram_add_added(u, s->pieces[i], s->piece_lens[i], (int32_t)i, 0, 0, 0,
+                                    0))) {
             rc = vt_error_set(err, rc, "", "out of memory");
             goto out;
         }
     }
     if (s->charsmap && s->charsmap_len) {
-        if ((rc = charsmap_init(&u->steps[u->nsteps++], s->charsmap, s->charsmap_len,
-                                "tokenizer.ggml.precompiled_charsmap", err)))
+        if ((rc = unigram_charsmap_init(&u->steps[u->nsteps++], s->charsmap, s->charsmap_len,
+                                        "tokenizer.ggml.precompiled_charsmap", err)))
             goto out;
     }
     if (s->remove_extra_whitespaces)
@@ -1213,7 +1148,7 @@ int vt_unigram_new_spm(const struct vt_unigram_spm *s, struct vt_unigram **out,
     if (s->add_eos && s->eos >= 0)
         u->suffix[u->nsuffix++] = s->eos;
     u->max_tokens = s->max_tokens;
-    rc = finish(u, any_normal ? min_normal : min_all, "tokenizer.ggml.tokens", err);
+    rc = unigram_finish(u, any_normal ? min_normal : min_all, "tokenizer.ggml.tokens", err);
 out:
     vt_free(scores);
     if (rc) {
@@ -1222,577 +1157,4 @@ out:
     }
     *out = u;
     return 0;
-}
-
-/* ---- tokenizer.json ---- */
-
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* Standard base64, padding optional. *out is the caller's (vt_free). */
-static int b64_decode(const char *s, size_t n, unsigned char **out, size_t *len, size_t *bad)
-{
-    while (n > 0 && s[n - 1] == '=')
-        n--;
-    unsigned char *o = vt_malloc(n / 4 * 3 + 3);
-    if (!o)
-        return VT_ENOMEM;
-    size_t k = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_value((unsigned char)s[i]);
-        if (v < 0) {
-            vt_free(o);
-            *bad = i;
-            return VT_EFORMAT;
-        }
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            o[k++] = (unsigned char)(acc >> bits);
-        }
-    }
-    *out = o;
-    *len = k;
-    return 0;
-}
-
-static const char *jstr(json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
-/* Bools that may be absent (def). */
-static int jbool(json_t *o, const char *key, int def)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_boolean(v) ? json_is_true(v) : def;
-}
-
-/* A regular expression of Replace: a literal, or one character or \s
- * with an optional quantifier +, {n}, {n,}, {n,m}. */
-static int parse_regex(struct nstep *st, const char *r)
-{
-    const char *meta = ".[]()|^$*+?{}\\";
-    size_t n = strlen(r);
-    if (!strpbrk(r, meta)) {
-        st->pat = dup_bytes(r, n);
-        st->pat_len = n;
-        return st->pat && n ? 0 : n ? VT_ENOMEM : VT_EFORMAT;
-    }
-    const char *p = r;
-    st->run = 1;
-    if (*p == '\\') {
-        p++;
-        if (*p == 's')
-            st->run_ws = 1;
-        else if (*p == 'n' || *p == 't' || *p == 'r')
-            st->run_cp = *p == 'n' ? '\n' : *p == 't' ? '\t' : '\r';
-        else if (*p && strchr(meta, *p))
-            st->run_cp = (unsigned char)*p;
-        else if (*p == ' ')
-            st->run_cp = ' ';
-        else
-            return VT_EFORMAT;
-        p++;
-    } else if (*p && !strchr(meta, *p)) {
-        uint32_t c;
-        size_t bad;
-        size_t l = u8len((unsigned char)*p);
-        if (l > n || !vt_utf8_valid(p, l, &bad))
-            return VT_EFORMAT;
-        vt_utf8_decode(p, l, &c);
-        st->run_cp = c;
-        p += l;
-    } else {
-        return VT_EFORMAT;
-    }
-    st->run_min = st->run_max = 1;
-    if (*p == '+') {
-        st->run_max = SIZE_MAX;
-        p++;
-    } else if (*p == '{') {
-        char *end;
-        errno = 0;
-        unsigned long a = strtoul(p + 1, &end, 10), b = a;
-        if (end == p + 1 || errno)
-            return VT_EFORMAT;
-        if (*end == ',') {
-            if (end[1] == '}') {
-                b = SIZE_MAX;
-                end++;
-            } else {
-                const char *q = end + 1;
-                b = strtoul(q, &end, 10);
-                if (end == q || errno || b < a)
-                    return VT_EFORMAT;
-            }
-        }
-        if (*end != '}')
-            return VT_EFORMAT;
-        st->run_min = a;
-        st->run_max = b;
-        p = end + 1;
-    }
-    return *p || st->run_min == 0 ? VT_EFORMAT : 0;
-}
-
-struct jctx {
-    struct vt_unigram *u;
-    const char *name;
-    struct vt_error *err;
-};
-
-static int parse_normalizer(struct jctx *c, json_t *nz, const char *where)
-{
-    struct vt_unigram *u = c->u;
-    char sub[128];
-    const char *type = jstr(nz, "type");
-    if (!type)
-        return vt_error_set(c->err, VT_EFORMAT, "normalizer", "%s: %s has no type", c->name,
-                            where);
-    if (strcmp(type, "Sequence") == 0) {
-        json_t *list = json_object_get(nz, "normalizers");
-        if (!json_is_array(list))
-            return vt_error_set(c->err, VT_EFORMAT, "normalizer",
-                                "%s: %s.normalizers is not an array", c->name, where);
-        size_t i;
-        json_t *e;
-        json_array_foreach(list, i, e) {
-            snprintf(sub, sizeof sub, "%.60s.normalizers[%zu]", where, i);
-            int rc = parse_normalizer(c, e, sub);
-            if (rc)
-                return rc;
-        }
-        return 0;
-    }
-    if (u->nsteps == MAX_STEPS)
-        return vt_error_set(c->err, VT_EFORMAT, "normalizer", "%s: more than %d normalizers",
-                            c->name, MAX_STEPS);
-    struct nstep *st = &u->steps[u->nsteps++];
-    static const struct {
-        const char *name;
-        enum nkind kind;
-    } simple[] = {{"NFC", N_NFC}, {"NFD", N_NFD}, {"NFKC", N_NFKC}, {"NFKD", N_NFKD},
-                  {"Lowercase", N_LOWER}};
-    for (size_t i = 0; i < sizeof simple / sizeof *simple; i++)
-        if (strcmp(type, simple[i].name) == 0) {
-            st->kind = simple[i].kind;
-            return 0;
-        }
-    if (strcmp(type, "Strip") == 0) {
-        st->kind = N_STRIP;
-        st->left = jbool(nz, "strip_left", 1);
-        st->right = jbool(nz, "strip_right", 1);
-        return 0;
-    }
-    if (strcmp(type, "Precompiled") == 0) {
-        json_t *v = json_object_get(nz, "precompiled_charsmap");
-        st->kind = N_PRECOMPILED;
-        if (!v || json_is_null(v))
-            return 0;   /* no map: nothing to apply */
-        if (!json_is_string(v))
-            return vt_error_set(c->err, VT_EFORMAT, "precompiled_charsmap",
-                                "%s: %s.precompiled_charsmap is not a base64 string", c->name,
-                                where);
-        unsigned char *b;
-        size_t len, bad = 0;
-        int rc = b64_decode(json_string_value(v), json_string_length(v), &b, &len, &bad);
-        if (rc == VT_ENOMEM)
-            return vt_error_set(c->err, rc, "", "out of memory");
-        if (rc)
-            return vt_error_set(c->err, VT_EFORMAT, "precompiled_charsmap",
-                                "%s: %s.precompiled_charsmap is not base64 (character %zu)",
-                                c->name, where, bad);
-        rc = charsmap_init(st, b, len, c->name, c->err);
-        vt_free(b);
-        return rc;
-    }
-    if (strcmp(type, "Replace") == 0) {
-        st->kind = N_REPLACE;
-        json_t *pat = json_object_get(nz, "pattern");
-        json_t *content = json_object_get(nz, "content");
-        const char *lit = jstr(pat, "String"), *re = jstr(pat, "Regex");
-        if (!json_is_string(content) || (!lit && !re))
-            return vt_error_set(c->err, VT_EFORMAT, "normalizer",
-                                "%s: %s needs a pattern (String or Regex) and a content string",
-                                c->name, where);
-        st->content_len = json_string_length(content);
-        if (!(st->content = dup_bytes(json_string_value(content), st->content_len)))
-            return vt_error_set(c->err, VT_ENOMEM, "", "out of memory");
-        if (lit) {
-            st->pat_len = json_string_length(json_object_get(pat, "String"));
-            if (!st->pat_len)
-                return vt_error_set(c->err, VT_EFORMAT, "normalizer",
-                                    "%s: %s replaces an empty string", c->name, where);
-            if (!(st->pat = dup_bytes(lit, st->pat_len)))
-                return vt_error_set(c->err, VT_ENOMEM, "", "out of memory");
-            return 0;
-        }
-        int rc = parse_regex(st, re);
-        if (rc == VT_ENOMEM)
-            return vt_error_set(c->err, rc, "", "out of memory");
-        if (rc)
-            return vt_error_set(c->err, VT_EFORMAT, "normalizer",
-                                "%s: %s pattern /%.40s/ is not supported (a literal, or one "
-                                "character or \\s with +, {n}, {n,} or {n,m})",
-                                c->name, where, re);
-        return 0;
-    }
-    return vt_error_set(c->err, VT_EFORMAT, "normalizer",
-                        "%s: %s type \"%.40s\" is not supported (Precompiled, Strip, Replace, NFC, "
-                        "NFD, NFKC, NFKD, Lowercase and Sequence are)",
-                        c->name, where, type);
-}
-
-static int parse_pre(struct jctx *c, json_t *pt, const char *where)
-{
-    struct vt_unigram *u = c->u;
-    char sub[128];
-    const char *type = jstr(pt, "type");
-    if (!type)
-        return vt_error_set(c->err, VT_EFORMAT, "pre_tokenizer", "%s: %s has no type", c->name,
-                            where);
-    if (strcmp(type, "Sequence") == 0) {
-        json_t *list = json_object_get(pt, "pretokenizers");
-        if (!json_is_array(list))
-            return vt_error_set(c->err, VT_EFORMAT, "pre_tokenizer",
-                                "%s: %s.pretokenizers is not an array", c->name, where);
-        size_t i;
-        json_t *e;
-        json_array_foreach(list, i, e) {
-            snprintf(sub, sizeof sub, "%.60s.pretokenizers[%zu]", where, i);
-            int rc = parse_pre(c, e, sub);
-            if (rc)
-                return rc;
-        }
-        return 0;
-    }
-    if (u->npre == MAX_STEPS)
-        return vt_error_set(c->err, VT_EFORMAT, "pre_tokenizer",
-                            "%s: more than %d pre-tokenizers", c->name, MAX_STEPS);
-    struct pstep *ps = &u->pre[u->npre++];
-    if (strcmp(type, "WhitespaceSplit") == 0)
-        return 0;
-    if (strcmp(type, "Metaspace") != 0)
-        return vt_error_set(c->err, VT_EFORMAT, "pre_tokenizer",
-                            "%s: %s type \"%.40s\" is not supported (Metaspace, WhitespaceSplit "
-                            "and Sequence are)",
-                            c->name, where, type);
-    ps->metaspace = 1;
-    const char *r = jstr(pt, "replacement");
-    if (!r)
-        r = "\xe2\x96\x81";
-    size_t rl = strlen(r), bad;
-    if (rl == 0 || rl != u8len((unsigned char)r[0]) || !vt_utf8_valid(r, rl, &bad))
-        return vt_error_set(c->err, VT_EFORMAT, "pre_tokenizer",
-                            "%s: %s.replacement must be one character", c->name, where);
-    memcpy(ps->repl, r, rl + 1);
-    ps->repl_len = rl;
-    vt_utf8_decode(r, rl, &ps->repl_cp);
-    ps->split = jbool(pt, "split", 1);
-    const char *scheme = jstr(pt, "prepend_scheme");
-    if (!scheme)
-        ps->prepend = jbool(pt, "add_prefix_space", 1) ? PREPEND_ALWAYS : PREPEND_NEVER;
-    else if (strcmp(scheme, "always") == 0)
-        ps->prepend = PREPEND_ALWAYS;
-    else if (strcmp(scheme, "first") == 0)
-        ps->prepend = PREPEND_FIRST;
-    else if (strcmp(scheme, "never") == 0)
-        ps->prepend = PREPEND_NEVER;
-    else
-        return vt_error_set(c->err, VT_EFORMAT, "pre_tokenizer",
-                            "%s: %s.prepend_scheme \"%.20s\" is not always, first or never",
-                            c->name, where, scheme);
-    return 0;
-}
-
-/* The ids of a special token named by a post-processor. */
-static int special_ids(struct jctx *c, json_t *specials, const char *tok, int32_t *ids,
-                       size_t *n, json_t *fallback_id)
-{
-    json_t *sp = json_object_get(specials, tok);
-    json_t *arr = json_object_get(sp, "ids");
-    if (json_is_array(arr) && json_array_size(arr) > 0) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(arr, i, v) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                json_integer_value(v) > INT32_MAX || *n == MAX_SPECIALS)
-                return vt_error_set(c->err, VT_EFORMAT, "post_processor",
-                                    "%s: post_processor special token \"%.40s\" has bad ids",
-                                    c->name, tok);
-            ids[(*n)++] = (int32_t)json_integer_value(v);
-        }
-        return 0;
-    }
-    int32_t id = -1;
-    if (json_is_integer(fallback_id) && json_integer_value(fallback_id) >= 0 &&
-        json_integer_value(fallback_id) <= INT32_MAX)
-        id = (int32_t)json_integer_value(fallback_id);
-    for (size_t i = 0; id < 0 && i < c->u->nadded; i++)
-        if (strcmp(c->u->added[i].s, tok) == 0)
-            id = c->u->added[i].id;
-    if (id < 0)
-        id = vt_unigram_id(c->u, tok, strlen(tok));
-    if (id < 0 || *n == MAX_SPECIALS)
-        return vt_error_set(c->err, VT_EFORMAT, "post_processor",
-                            "%s: post_processor names \"%.40s\", which is not in the vocabulary",
-                            c->name, tok);
-    ids[(*n)++] = id;
-    return 0;
-}
-
-static int parse_post(struct jctx *c, json_t *pp)
-{
-    struct vt_unigram *u = c->u;
-    const char *type = jstr(pp, "type");
-    if (!type)
-        return vt_error_set(c->err, VT_EFORMAT, "post_processor", "%s: post_processor has no "
-                            "type", c->name);
-    if (strcmp(type, "RobertaProcessing") == 0 || strcmp(type, "BertProcessing") == 0) {
-        json_t *cls = json_object_get(pp, "cls"), *sep = json_object_get(pp, "sep");
-        const char *cn = json_string_value(json_array_get(cls, 0));
-        const char *sn = json_string_value(json_array_get(sep, 0));
-        if (!cn || !sn)
-            return vt_error_set(c->err, VT_EFORMAT, "post_processor",
-                                "%s: %s needs cls and sep as [token, id]", c->name, type);
-        int rc = special_ids(c, NULL, cn, u->prefix, &u->nprefix, json_array_get(cls, 1));
-        return rc ? rc : special_ids(c, NULL, sn, u->suffix, &u->nsuffix, json_array_get(sep, 1));
-    }
-    if (strcmp(type, "TemplateProcessing") != 0)
-        return vt_error_set(c->err, VT_EFORMAT, "post_processor",
-                            "%s: post_processor type \"%.40s\" is not supported "
-                            "(TemplateProcessing, RobertaProcessing and BertProcessing are)",
-                            c->name, type);
-    json_t *single = json_object_get(pp, "single");
-    json_t *specials = json_object_get(pp, "special_tokens");
-    if (!json_is_array(single))
-        return vt_error_set(c->err, VT_EFORMAT, "post_processor",
-                            "%s: post_processor.single is not an array", c->name);
-    int seen_seq = 0;
-    size_t i;
-    json_t *e;
-    json_array_foreach(single, i, e) {
-        if (json_object_get(e, "Sequence")) {
-            seen_seq = 1;
-            continue;
-        }
-        const char *tok = jstr(json_object_get(e, "SpecialToken"), "id");
-        if (!tok)
-            return vt_error_set(c->err, VT_EFORMAT, "post_processor",
-                                "%s: post_processor.single[%zu] is neither a Sequence nor a "
-                                "SpecialToken", c->name, i);
-        int rc = seen_seq ? special_ids(c, specials, tok, u->suffix, &u->nsuffix, NULL)
-                          : special_ids(c, specials, tok, u->prefix, &u->nprefix, NULL);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static int parse_root(struct jctx *c, json_t *root)
-{
-    struct vt_unigram *u = c->u;
-    int rc;
-    json_t *model = json_object_get(root, "model");
-    const char *mtype = jstr(model, "type");
-    if (!json_is_object(model) || !mtype)
-        return vt_error_set(c->err, VT_EFORMAT, "model", "%s: no model object with a type",
-                            c->name);
-    if (strcmp(mtype, "Unigram") != 0)
-        return vt_error_set(c->err, VT_EFORMAT, "model.type",
-                            "%s: tokenizer model is %.40s, not Unigram", c->name, mtype);
-    if (json_is_true(json_object_get(model, "byte_fallback")))
-        return vt_error_set(c->err, VT_EFORMAT, "model.byte_fallback",
-                            "%s: byte fallback (model.byte_fallback true) is not supported",
-                            c->name);
-    json_t *vocab = json_object_get(model, "vocab");
-    if (!json_is_array(vocab) || json_array_size(vocab) == 0)
-        return vt_error_set(c->err, VT_EFORMAT, "model.vocab",
-                            "%s: model.vocab is missing or not an array of [piece, score]",
-                            c->name);
-    size_t n = json_array_size(vocab);
-    if (n > MAX_PIECES)
-        return vt_error_set(c->err, VT_EFORMAT, "model.vocab", "%s: %zu pieces (max %u)",
-                            c->name, n, MAX_PIECES);
-    const char **s = vt_calloc(n, sizeof *s);
-    size_t *lens = vt_calloc(n, sizeof *lens);
-    double *scores = vt_calloc(n, sizeof *scores);
-    double min_score = 0;
-    if (!s || !lens || !scores) {
-        rc = vt_error_set(c->err, VT_ENOMEM, "", "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(vocab, i);
-        json_t *p = json_array_get(e, 0), *sc = json_array_get(e, 1);
-        if (!json_is_array(e) || !json_is_string(p) || !json_is_number(sc)) {
-            rc = vt_error_set(c->err, VT_EFORMAT, "model.vocab",
-                              "%s: model.vocab[%zu] is not [piece, score]", c->name, i);
-            goto out;
-        }
-        s[i] = json_string_value(p);
-        lens[i] = json_string_length(p);
-        scores[i] = json_number_value(sc);
-        if (i == 0 || scores[i] < min_score)
-            min_score = scores[i];
-    }
-    if ((rc = vocab_build(u, s, lens, scores, n, c->name, c->err)))
-        goto out;
-    json_t *unk = json_object_get(model, "unk_id");
-    if (!json_is_integer(unk) || json_integer_value(unk) < 0 ||
-        (size_t)json_integer_value(unk) >= n) {
-        rc = vt_error_set(c->err, VT_EFORMAT, "model.unk_id",
-                          "%s: model.unk_id must be the id of a piece (0 to %zu)", c->name,
-                          n - 1);
-        goto out;
-    }
-    u->unk = (int32_t)json_integer_value(unk);
-
-    json_t *added = json_object_get(root, "added_tokens");
-    if (added && !json_is_null(added) && !json_is_array(added)) {
-        rc = vt_error_set(c->err, VT_EFORMAT, "added_tokens", "%s: added_tokens is not an array",
-                          c->name);
-        goto out;
-    }
-    size_t i;
-    json_t *a;
-    json_array_foreach(added, i, a) {
-        json_t *id = json_object_get(a, "id"), *content = json_object_get(a, "content");
-        if (!json_is_integer(id) || json_integer_value(id) < 0 ||
-            json_integer_value(id) >= (json_int_t)MAX_PIECES || !json_is_string(content)) {
-            rc = vt_error_set(c->err, VT_EFORMAT, "added_tokens",
-                              "%s: added_tokens[%zu] needs an id and a content string", c->name,
-                              i);
-            goto out;
-        }
-        /* a token the model already has keeps the model's id, as the
-         * reference assigns it */
-        int32_t known = vt_unigram_id(u, json_string_value(content), json_string_length(content));
-        rc = add_added(u, json_string_value(content), json_string_length(content),
-                       known >= 0 ? known : (int32_t)json_integer_value(id), jbool(a, "lstrip", 0),
-                       jbool(a, "rstrip", 0), jbool(a, "single_word", 0),
-                       jbool(a, "normalized", 0));
-        if (rc) {
-            rc = vt_error_set(c->err, rc, "added_tokens", "%s: %s", c->name,
-                              rc == VT_ENOMEM ? "out of memory" : "too many added tokens");
-            goto out;
-        }
-    }
-    json_t *nz = json_object_get(root, "normalizer");
-    if (nz && !json_is_null(nz) && (rc = parse_normalizer(c, nz, "normalizer")))
-        goto out;
-    json_t *pt = json_object_get(root, "pre_tokenizer");
-    if (pt && !json_is_null(pt) && (rc = parse_pre(c, pt, "pre_tokenizer")))
-        goto out;
-    /* added tokens matched in normalised text are normalised themselves */
-    memset(u->first_norm, 0, sizeof u->first_norm);
-    for (size_t k = 0; k < u->nadded; k++) {
-        struct added *ad = &u->added[k];
-        if (!ad->normalized)
-            continue;
-        struct sbuf na = {0}, nb = {0};
-        rc = sb_put(&na, ad->s, ad->len);
-        if (!rc)
-            rc = normalize_buf(u, &na, &nb);
-        vt_free(nb.p);
-        if (rc || !na.n) {
-            vt_free(na.p);
-            if (!rc) {
-                ad->len = 0;   /* normalised to nothing: never matches */
-                continue;
-            }
-            rc = vt_error_set(c->err, rc, "added_tokens", "%s: added token \"%.40s\" could "
-                              "not be normalised", c->name, ad->s);
-            goto out;
-        }
-        vt_free(ad->s);
-        ad->s = na.p;
-        ad->len = na.n;
-        u->first_norm[(unsigned char)na.p[0]] = 1;
-    }
-    json_t *pp = json_object_get(root, "post_processor");
-    if (pp && !json_is_null(pp) && (rc = parse_post(c, pp)))
-        goto out;
-    rc = finish(u, min_score, c->name, c->err);
-out:
-    vt_free(s);
-    vt_free(lens);
-    vt_free(scores);
-    return rc;
-}
-
-int vt_unigram_parse_json(const char *data, size_t len, const char *name, size_t max_tokens,
-                          struct vt_unigram **out, struct vt_error *err)
-{
-    *out = NULL;
-    json_error_t jerr;
-    json_t *root = json_loadb(data, len, 0, &jerr);
-    if (!root || !json_is_object(root)) {
-        vt_error_set(err, VT_EFORMAT, "", "%s: not a JSON object%s%s (line %d)", name,
-                     root ? "" : ": ", root ? "" : jerr.text, root ? 0 : jerr.line);
-        if (err && !root) {
-            err->offset = jerr.position;
-            err->line = jerr.line;
-            err->column = jerr.column;
-        }
-        json_decref(root);
-        return VT_EFORMAT;
-    }
-    struct vt_unigram *u = vt_calloc(1, sizeof *u);
-    if (!u) {
-        json_decref(root);
-        return vt_error_set(err, VT_ENOMEM, "", "out of memory");
-    }
-    u->unk = -1;
-    struct jctx c = {u, name, err};
-    int rc = parse_root(&c, root);
-    json_decref(root);
-    if (rc) {
-        vt_unigram_free(u);
-        return rc;
-    }
-    u->max_tokens = max_tokens;
-    *out = u;
-    return 0;
-}
-
-int vt_unigram_load_json(const char *path, size_t max_tokens, struct vt_unigram **out,
-                         struct vt_error *err)
-{
-    *out = NULL;
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return vt_error_set(err, VT_EIO, "", "%s: %s", path, strerror(errno));
-    if ((uint64_t)st.st_size > VT_UNIGRAM_MAX_FILE)
-        return vt_error_set(err, VT_ETOOBIG, "", "%s: larger than %u bytes", path,
-                            VT_UNIGRAM_MAX_FILE);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vt_error_set(err, VT_EIO, "", "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = (size_t)st.st_size;
-    char *data = vt_malloc(cap + 1);
-    size_t got = data ? fread(data, 1, cap, f) : 0;
-    int bad = ferror(f);
-    fclose(f);
-    if (!data)
-        return vt_error_set(err, VT_ENOMEM, "", "out of memory");
-    if (bad) {
-        vt_free(data);
-        return vt_error_set(err, VT_EIO, "", "%s: read error", path);
-    }
-    int rc = vt_unigram_parse_json(data, got, path, max_tokens, out, err);
-    vt_free(data);
-    return rc;
 }

@@ -1,10 +1,13 @@
 /* test_core.c - clocks, ISO-8601, UTF-8, buffers, allocator, configuration. */
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/conf.h"
 #include "core/error.h"
+#include "core/mapfile.h"
 #include "core/util.h"
 #include "test.h"
 
@@ -112,6 +115,51 @@ TEST(conf_file_and_env)
     vt_conf_free(c);
 }
 
+TEST(mapfile_open_close)
+{
+    const char *path = "build/test_core.map";
+    struct vt_mapfile m;
+    struct vt_error err;
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    fputs("GGUF and more", f);
+    fclose(f);
+    CHECK_EQ_INT(vt_mapfile_open(path, &m, &err), 0);
+    CHECK_EQ_INT(m.len, 13);
+    CHECK(m.data && memcmp(m.data, "GGUF and more", 13) == 0);
+    vt_mapfile_close(&m);
+    CHECK(m.data == NULL && m.len == 0);
+    vt_mapfile_close(&m);   /* twice is harmless */
+    vt_mapfile_close(NULL);
+
+    /* an empty file opens, with no mapping behind it */
+    f = fopen(path, "wb");
+    fclose(f);
+    CHECK_EQ_INT(vt_mapfile_open(path, &m, &err), 0);
+    CHECK(m.data != NULL && m.len == 0);
+    vt_mapfile_close(&m);
+    CHECK(m.data == NULL);
+
+    vt_error_clear(&err);
+    CHECK_EQ_INT(vt_mapfile_open("build/does-not-exist.gguf", &m, &err), VT_EIO);
+    CHECK(m.data == NULL && m.len == 0 && err.code == VT_EIO);
+    CHECK(strstr(err.message, "build/does-not-exist.gguf: cannot open: ") != NULL);
+    CHECK_EQ_INT(vt_mapfile_open("build", &m, &err), VT_EIO);
+    CHECK(strstr(err.message, "build: not a regular file") != NULL);
+    CHECK(m.data == NULL);
+
+    /* unreadable (root reads everything, so only checked for others) */
+    f = fopen(path, "wb");
+    fputs("x", f);
+    fclose(f);
+    CHECK_EQ_INT(chmod(path, 0), 0);
+    if (geteuid() != 0) {
+        CHECK_EQ_INT(vt_mapfile_open(path, &m, &err), VT_EIO);
+        CHECK(strstr(err.message, "cannot open: ") != NULL && m.data == NULL);
+    }
+    CHECK_EQ_INT(remove(path), 0);
+}
+
 int main(void)
 {
     RUN(iso_round_trip);
@@ -119,5 +167,6 @@ int main(void)
     RUN(buf_cap);
     RUN(alloc_counts_and_fails);
     RUN(conf_file_and_env);
+    RUN(mapfile_open_close);
     return TEST_SUMMARY();
 }
