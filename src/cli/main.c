@@ -118,6 +118,22 @@ static const struct cli_cmd commands[] = {
      "reaches it.",
      {{"--model", "PATH", "model folder or .gguf file (default: config \"model\")"}},
      cmd_model_info},
+    {"eval", "", 0, 0, "evaluate the recommenders offline on a train/test split of events",
+     "Trains every model on TRAIN (hyper-parameters tuned on a validation slice carved\n"
+     "from TRAIN), ranks the whole catalog for every user with a test rating >= 4,\n"
+     "leaving out their train items, and prints Recall, NDCG, MAP and coverage as a\n"
+     "Markdown table and, on the last line, as one JSON object. Files are JSON Lines\n"
+     "or CSV as for 'vitrine import'. Models: pop, trending, itemknn, ials, content\n"
+     "(needs the configured sentence encoder), hybrid. Protocol: docs/evaluation.md.",
+     {{"--items", "FILE", "the catalog (required)"},
+      {"--train", "FILE", "events to learn from (required)"},
+      {"--test", "FILE", "held-out events to measure on (required)"},
+      {"--k", "N", "cut-off of the measures (default 10; recall also at 2N)"},
+      {"--model", "NAME", "pop, trending, itemknn, ials, content, hybrid, a comma list or all"},
+      {"--rankings", "FILE", "write each user's top list as JSON Lines (per model if several)"},
+      {"--interactions", "positive|all", "train on ratings >= 4 (default) or every rating"},
+      {"--no-tune", NULL, "skip the validation search and use default hyper-parameters"}},
+     cmd_eval},
     {"config", "", 0, 0, "print the effective configuration, with help for every key",
      "The output is a valid vitrine.conf. Precedence, lowest first: defaults, the\n"
      "configuration file, VITRINE_* environment variables, command-line flags.",
