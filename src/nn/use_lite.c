@@ -15,14 +15,24 @@
  * all texts back to back instead of padding: every per-token matrix
  * product runs once over all the batch's tokens, attention runs per text.
  * The result is the same function without the padding work.
+ *
+ * Speed without changing a bit of the result: the dense kernels are packed
+ * at open for vt_gemm_packed (the same products, in the same order, as
+ * vt_gemm_nn on the raw kernels), the timing signal is a table, work
+ * memory is reused between calls, and a call's texts or its products are
+ * spread over the shared thread pool (see encode_split). Each row of every
+ * product depends only on its own token's row, so the vector of a text is
+ * the same whatever batch, split or thread count computed it.
  */
 #include "nn/use_lite.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/pool.h"
 #include "nn/kernels.h"
 #include "nn/tfjs.h"
 #include "text/spm.h"
@@ -40,7 +50,11 @@ struct use_layer {
     const float *ln1_g, *ln1_b, *qkv_w, *qkv_b, *out_w, *out_b;
     const float *res_w, *res_b; /* layer 0 only: projection of the residual */
     const float *ln2_g, *ln2_b, *ff1_w, *ff1_b, *ff2_w, *ff2_b;
+    /* the dense kernels above, packed at open for the matrix products */
+    struct vt_packed *qkv_p, *out_p, *res_p, *ff1_p, *ff2_p;
 };
+
+struct use_work;
 
 struct use_lite {
     struct vt_tfjs_model *model;
@@ -49,7 +63,12 @@ struct use_lite {
     const float *embed, *inv_timescale, *tanh_w, *tanh_b;
     float l2_eps;
     struct use_layer layer[N_LAYERS];
+    struct vt_packed *tanh_p;
+    float *timing;              /* [max_len, d_embed]: sin | cos per position */
     char model_id[40];
+    pthread_mutex_t cache_mu;   /* guards cache and n_cache */
+    struct use_work *cache[VT_USE_LITE_WORK_CACHE];
+    size_t n_cache;
 };
 
 /* ---- binding the graph -------------------------------------------------- */
@@ -591,53 +610,131 @@ static uint64_t model_hash(const struct use_lite *u)
 
 /* ---- forward pass ------------------------------------------------------- */
 
-/* Work memory of one encode call. Token ids are collected for a whole
- * batch first; the float buffers are then sized for that batch's tokens
- * and longest text, and grow only when a later batch needs more. */
+/* Attention of a batch splits over the shared pool by (text, head) pairs
+ * once it has at least this many multiply-adds; below, the pool's wake-up
+ * costs more than it saves. */
+#define ATT_PAR_MIN_MACS (1u << 20)
+/* Most attention tasks of one layer (each holds its own scratch). */
+#define ATT_MAX_TASKS 16
+
+/* Work memory of encode calls. Token ids are collected for a whole batch
+ * first; the float buffers are then sized for that batch's tokens and
+ * longest text, and grow only when a later batch needs more. A work area
+ * serves one call at a time; between calls it waits in the encoder's cache
+ * (work_get, work_put), so a steady stream of calls allocates nothing. */
 struct use_work {
     float *x0, *h, *ln, *big, *ctx, *att;   /* per token */
-    float *q, *k, *v, *o, *s;               /* per head of one text */
-    float *pooled;
-    int32_t *ids;                           /* the batch's tokens, packed */
-    size_t *len;                            /* tokens per text */
+    float *scratch;                          /* attention: per task q, k, v, o, scores */
+    double *sum;                             /* pooling: one row of column sums */
+    float *pooled;                           /* [texts, d_model] */
+    int32_t *ids;                            /* the batch's tokens, packed */
+    size_t *len;                             /* tokens per text */
     struct vt_spm_work spw;
     float *block;
-    size_t cap_tokens, cap_len;             /* what block is sized for */
+    size_t cap_tokens, cap_len, cap_tasks;  /* what block is sized for */
 };
 
-static int work_init(const struct use_lite *u, struct use_work *w)
+/* Tokenizer buffers above this many entries (a text of over about 64 KB)
+ * are released when a work area returns to the cache. */
+#define SPM_KEEP_ENTRIES ((size_t)1 << 16)
+
+static size_t max_head_dim(const struct use_lite *u)
 {
-    memset(w, 0, sizeof *w);
+    size_t hd = 0;
+    for (int i = 0; i < N_LAYERS; i++)
+        hd = u->layer[i].head_dim > hd ? u->layer[i].head_dim : hd;
+    return hd;
+}
+
+/* Floats of one attention task's scratch for texts of up to nmax tokens. */
+static size_t att_scratch_floats(const struct use_lite *u, size_t nmax)
+{
+    return 4 * nmax * max_head_dim(u) + nmax * nmax;
+}
+
+static struct use_work *work_new(const struct use_lite *u)
+{
+    struct use_work *w = vt_calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
     vt_spm_work_init(&w->spw);
     w->ids = vt_malloc((VT_USE_LITE_BATCH_TOKENS + u->max_len) * sizeof *w->ids);
     w->len = vt_malloc(VT_USE_LITE_BATCH_TEXTS * sizeof *w->len);
-    return w->ids && w->len ? 0 : VT_ENOMEM;
+    if (!w->ids || !w->len) {
+        vt_free(w->ids);
+        vt_free(w->len);
+        vt_free(w);
+        return NULL;
+    }
+    return w;
 }
 
-/* Size the float buffers for T tokens whose longest text has nmax. */
-static int work_reserve(const struct use_lite *u, struct use_work *w, size_t T, size_t nmax)
+static void work_free(struct use_work *w)
 {
-    if (T <= w->cap_tokens && nmax <= w->cap_len && w->block)
+    if (!w)
+        return;
+    vt_free(w->block);
+    vt_free(w->ids);
+    vt_free(w->len);
+    vt_spm_work_reset(&w->spw);
+    vt_free(w);
+}
+
+/* A work area from the cache, or a new one (NULL: out of memory). */
+static struct use_work *work_get(struct use_lite *u)
+{
+    struct use_work *w = NULL;
+    pthread_mutex_lock(&u->cache_mu);
+    if (u->n_cache)
+        w = u->cache[--u->n_cache];
+    pthread_mutex_unlock(&u->cache_mu);
+    return w ? w : work_new(u);
+}
+
+/* Back to the cache, or freed when the cache is full. */
+static void work_put(struct use_lite *u, struct use_work *w)
+{
+    if (!w)
+        return;
+    if (w->spw.cap > SPM_KEEP_ENTRIES)
+        vt_spm_work_reset(&w->spw);
+    pthread_mutex_lock(&u->cache_mu);
+    if (u->n_cache < VT_USE_LITE_WORK_CACHE) {
+        u->cache[u->n_cache++] = w;
+        w = NULL;
+    }
+    pthread_mutex_unlock(&u->cache_mu);
+    work_free(w);
+}
+
+/* Size the float buffers for T tokens whose longest text has nmax, with
+ * `tasks` attention scratch areas. */
+static int work_reserve(const struct use_lite *u, struct use_work *w, size_t T, size_t nmax,
+                        size_t tasks)
+{
+    if (T <= w->cap_tokens && nmax <= w->cap_len && tasks <= w->cap_tasks && w->block)
         return 0;
     T = T > w->cap_tokens ? T : w->cap_tokens;
     nmax = nmax > w->cap_len ? nmax : w->cap_len;
+    tasks = tasks > w->cap_tasks ? tasks : w->cap_tasks;
     if (T == 0)
         T = 1;
     if (nmax == 0)
         nmax = 1;
+    if (tasks == 0)
+        tasks = 1;
     size_t dmax = u->d_model > u->d_embed ? u->d_model : u->d_embed;
-    size_t wide = 3 * dmax, hd = 0;
-    for (int i = 0; i < N_LAYERS; i++) {
+    size_t wide = 3 * dmax;
+    for (int i = 0; i < N_LAYERS; i++)
         wide = u->layer[i].ff > wide ? u->layer[i].ff : wide;
-        hd = u->layer[i].head_dim > hd ? u->layer[i].head_dim : hd;
-    }
-    /* T <= VT_USE_LITE_BATCH_TOKENS + max_len and the widths come from
-     * weights that exist in memory, so these cannot overflow; check anyway. */
-    size_t per_tok = u->d_embed + 4 * dmax + wide, tok, head, sc, pool;
-    if (vt_mul_size(T, per_tok, &tok) || vt_mul_size(nmax, hd, &head) ||
-        vt_mul_size(nmax, nmax, &sc) || vt_mul_size(VT_USE_LITE_BATCH_TEXTS, u->d_model, &pool))
+    /* T <= VT_USE_LITE_BATCH_TOKENS + max_len, nmax <= max_len and the
+     * widths come from weights that exist in memory, so these cannot
+     * overflow; check anyway. */
+    size_t per_tok = u->d_embed + 4 * dmax + wide, tok, att, pool;
+    if (vt_mul_size(T, per_tok, &tok) || vt_mul_size(tasks, att_scratch_floats(u, nmax), &att) ||
+        vt_mul_size(VT_USE_LITE_BATCH_TEXTS + 2, u->d_model, &pool))
         return VT_ENOMEM;
-    size_t total = tok + 4 * head + sc + pool;
+    size_t total = tok + att + pool;
     if (total < tok || total > SIZE_MAX / sizeof(float))
         return VT_ENOMEM;
     float *f = vt_malloc(total * sizeof *f);
@@ -647,117 +744,147 @@ static int work_reserve(const struct use_lite *u, struct use_work *w, size_t T, 
     w->block = f;
     w->cap_tokens = T;
     w->cap_len = nmax;
+    w->cap_tasks = tasks;
+    /* the doubles first, where the allocation's alignment holds for them */
+    w->sum = (double *)(void *)f, f += 2 * u->d_model;
     w->x0 = f, f += T * u->d_embed;
     w->h = f, f += T * dmax;
     w->ln = f, f += T * dmax;
     w->ctx = f, f += T * dmax;
     w->att = f, f += T * dmax;
     w->big = f, f += T * wide;
-    w->q = f, f += head;
-    w->k = f, f += head;
-    w->v = f, f += head;
-    w->o = f, f += head;
-    w->s = f, f += sc;
+    w->scratch = f, f += att;
     w->pooled = f;
     return 0;
 }
 
-static void work_free(struct use_work *w)
-{
-    vt_free(w->block);
-    vt_free(w->ids);
-    vt_free(w->len);
-    vt_spm_work_reset(&w->spw);
-}
+/* Attention of one layer over a batch: every (text, head) pair is
+ * independent; a task takes a contiguous run of pairs. */
+struct att_job {
+    const struct use_layer *L;
+    const size_t *len, *start;  /* tokens and first row of each text */
+    size_t pairs, per_task;
+    size_t scratch_floats, nmax;
+    float *scratch;
+    const float *qkv;           /* [T, 3*d]: q | k | v, each split into heads */
+    float *ctx;                 /* [T, d] */
+};
 
-/* Multi-head attention of each text over its own tokens; qkv is
- * [T, 3*d] (q | k | v, each split into heads of head_dim columns). */
-static void attention(const struct use_layer *L, struct use_work *w, const size_t *len, size_t B,
-                      const float *qkv, float *ctx)
+static void attention_task(void *arg, size_t task)
 {
+    const struct att_job *j = arg;
+    const struct use_layer *L = j->L;
     const size_t d = L->d_in, dh = L->head_dim, stride = 3 * d;
-    size_t row = 0;
-    for (size_t b = 0; b < B; b++) {
-        size_t n = len[b];
+    float *q = j->scratch + task * j->scratch_floats;
+    float *k = q + j->nmax * dh, *v = k + j->nmax * dh, *o = v + j->nmax * dh;
+    float *s = o + j->nmax * dh;
+    size_t p1 = (task + 1) * j->per_task;
+    for (size_t p = task * j->per_task; p < p1 && p < j->pairs; p++) {
+        size_t b = p / L->heads, h = p % L->heads, n = j->len[b], row = j->start[b];
         if (n == 0)
             continue;
-        for (size_t h = 0; h < L->heads; h++) {
-            for (size_t i = 0; i < n; i++) {
-                const float *r = qkv + (row + i) * stride + h * dh;
-                for (size_t c = 0; c < dh; c++) {
-                    w->q[i * dh + c] = r[c] * L->q_scale;
-                    w->k[i * dh + c] = r[d + c];
-                    w->v[i * dh + c] = r[2 * d + c];
-                }
+        for (size_t i = 0; i < n; i++) {
+            const float *r = j->qkv + (row + i) * stride + h * dh;
+            for (size_t c = 0; c < dh; c++) {
+                q[i * dh + c] = r[c] * L->q_scale;
+                k[i * dh + c] = r[d + c];
+                v[i * dh + c] = r[2 * d + c];
             }
-            vt_gemm_nt(w->q, w->k, NULL, w->s, n, n, dh);
-            vt_softmax_rows(w->s, n, n);
-            vt_gemm_nn(w->s, w->v, NULL, w->o, n, dh, n);
-            for (size_t i = 0; i < n; i++)
-                memcpy(ctx + (row + i) * d + h * dh, w->o + i * dh, dh * sizeof *ctx);
         }
-        row += n;
+        vt_gemm_nt(q, k, NULL, s, n, n, dh);
+        vt_softmax_rows(s, n, n);
+        vt_gemm_nn(s, v, NULL, o, n, dh, n);
+        for (size_t i = 0; i < n; i++)
+            memcpy(j->ctx + (row + i) * d + h * dh, o + i * dh, dh * sizeof *o);
     }
+}
+
+/* Attention tasks for a batch (1: run on the calling thread). */
+static size_t att_tasks(const struct use_lite *u, const size_t *len, size_t B)
+{
+    double macs = 0;
+    for (size_t b = 0; b < B; b++)
+        macs += 2.0 * (double)len[b] * (double)len[b] * (double)u->layer[N_LAYERS - 1].d_in;
+    size_t threads = vt_pool_threads(vt_pool_shared());
+    if (macs < ATT_PAR_MIN_MACS || threads <= 1)
+        return 1;
+    size_t t = 4 * threads, pairs = B * u->layer[N_LAYERS - 1].heads;
+    t = t < ATT_MAX_TASKS ? t : ATT_MAX_TASKS;
+    return t < pairs ? t : pairs;
+}
+
+/* Multi-head attention of each text over its own tokens. */
+static void attention(const struct use_lite *u, const struct use_layer *L, struct use_work *w,
+                      const size_t *start, size_t B, size_t tasks, const float *qkv, float *ctx)
+{
+    size_t pairs = B * L->heads;
+    struct att_job j = {L, w->len, start, pairs, (pairs + tasks - 1) / tasks,
+                        att_scratch_floats(u, w->cap_len), w->cap_len, w->scratch, qkv, ctx};
+    size_t n = (pairs + j.per_task - 1) / j.per_task;
+    if (n <= 1)
+        attention_task(&j, 0);
+    else
+        vt_pool_run(vt_pool_shared(), attention_task, &j, n);
 }
 
 /* One transformer layer: x [T, d_in] -> h [T, d_out]. For layer 1, x and
  * h are the same buffer (the residual is the input itself). */
-static void layer_forward(const struct use_layer *L, struct use_work *w, const size_t *len,
-                          size_t B, size_t T, const float *x, float *h)
+static void layer_forward(const struct use_lite *u, const struct use_layer *L,
+                          struct use_work *w, const size_t *start, size_t B, size_t T,
+                          size_t tasks, const float *x, float *h)
 {
     memcpy(w->ln, x, T * L->d_in * sizeof *x);
     vt_layernorm(w->ln, L->ln1_g, L->ln1_b, T, L->d_in, L->eps_attn);
-    vt_gemm_nn(w->ln, L->qkv_w, L->qkv_b, w->big, T, 3 * L->d_in, L->d_in);
-    attention(L, w, len, B, w->big, w->ctx);
-    vt_gemm_nn(w->ctx, L->out_w, L->out_b, w->att, T, L->d_out, L->d_in);
-    if (L->res_w)
-        vt_gemm_nn(x, L->res_w, L->res_b, h, T, L->d_out, L->d_in);
+    vt_gemm_packed(w->ln, L->qkv_p, L->qkv_b, w->big, T);
+    attention(u, L, w, start, B, tasks, w->big, w->ctx);
+    vt_gemm_packed(w->ctx, L->out_p, L->out_b, w->att, T);
+    if (L->res_p)
+        vt_gemm_packed(x, L->res_p, L->res_b, h, T);
     vt_add(h, w->att, T * L->d_out);
 
     memcpy(w->ln, h, T * L->d_out * sizeof *h);
     vt_layernorm(w->ln, L->ln2_g, L->ln2_b, T, L->d_out, L->eps_ffn);
-    vt_gemm_nn(w->ln, L->ff1_w, L->ff1_b, w->big, T, L->ff, L->d_out);
+    vt_gemm_packed(w->ln, L->ff1_p, L->ff1_b, w->big, T);
     vt_relu(w->big, T * L->ff);
-    vt_gemm_nn(w->big, L->ff2_w, L->ff2_b, w->att, T, L->d_out, L->ff);
+    vt_gemm_packed(w->big, L->ff2_p, L->ff2_b, w->att, T);
     vt_add(h, w->att, T * L->d_out);
 }
 
 /* B texts whose T tokens are packed in w->ids with lengths w->len. */
-static void forward(const struct use_lite *u, struct use_work *w, size_t B, size_t T, float *out)
+static void forward(const struct use_lite *u, struct use_work *w, size_t B, size_t T,
+                    size_t tasks, float *out)
 {
-    const size_t d0 = u->d_embed, half = u->n_timescales;
+    const size_t d0 = u->d_embed;
+    size_t start[VT_USE_LITE_BATCH_TEXTS];
     size_t t = 0;
     for (size_t b = 0; b < B; b++) {
+        start[b] = t;
         for (size_t pos = 0; pos < w->len[b]; pos++, t++) {
-            const float *e = u->embed + (size_t)w->ids[t] * d0;
+            /* e + (e + timing), as the graph adds them (see bind_model) */
+            const float *e = u->embed + (size_t)w->ids[t] * d0, *ts = u->timing + pos * d0;
             float *x = w->x0 + t * d0;
-            for (size_t j = 0; j < half; j++) {
-                /* float32 product, then sin/cos rounded to float32, as the
-                 * reference evaluates them; then e + (e + timing). */
-                float arg = (float)pos * u->inv_timescale[j];
-                float s = (float)sin((double)arg), c = (float)cos((double)arg);
-                x[j] = e[j] + (e[j] + s);
-                x[half + j] = e[half + j] + (e[half + j] + c);
-            }
+            for (size_t j = 0; j < d0; j++)
+                x[j] = e[j] + (e[j] + ts[j]);
         }
     }
-    layer_forward(&u->layer[0], w, w->len, B, T, w->x0, w->h);
-    layer_forward(&u->layer[1], w, w->len, B, T, w->h, w->h);
+    layer_forward(u, &u->layer[0], w, start, B, T, tasks, w->x0, w->h);
+    layer_forward(u, &u->layer[1], w, start, B, T, tasks, w->h, w->h);
 
+    /* Mean over each text's tokens, summed in double row by row. */
     const size_t dm = u->d_model;
-    t = 0;
     for (size_t b = 0; b < B; b++) {
-        float *p = w->pooled + b * dm;
         size_t n = w->len[b];
-        for (size_t j = 0; j < dm; j++) {
-            double s = 0;
-            for (size_t i = 0; i < n; i++)
-                s += w->h[(t + i) * dm + j];
-            p[j] = (float)s / (float)(n > 1 ? n : 1);
-        }
-        t += n;
+        const float *r = w->h + start[b] * dm;
+        for (size_t j = 0; j < dm; j++)
+            w->sum[j] = 0;
+        for (size_t i = 0; i < n; i++, r += dm)
+            for (size_t j = 0; j < dm; j++)
+                w->sum[j] += r[j];
+        float *p = w->pooled + b * dm, div = (float)(n > 1 ? n : 1);
+        for (size_t j = 0; j < dm; j++)
+            p[j] = (float)w->sum[j] / div;
     }
-    vt_gemm_nn(w->pooled, u->tanh_w, u->tanh_b, out, B, u->d_out, dm);
+    vt_gemm_packed(w->pooled, u->tanh_p, u->tanh_b, out, B);
     vt_tanh_inplace(out, B * u->d_out);
     for (size_t b = 0; b < B; b++) {
         float *o = out + b * u->d_out;
@@ -823,49 +950,131 @@ static int use_tokenize(void *impl, const char *text, size_t len, int32_t **ids,
     return vt_spm_encode(u->spm, text, len, ids, n, err);
 }
 
-static int use_encode(void *impl, const char *const *texts, size_t count, float *out,
-                      struct vt_error *err)
+/* Texts [first, first + count) of texts into out (row 0 is text first),
+ * with work area w. intra: attention may use the shared pool (the matrix
+ * products use it by themselves when it is free). */
+static int encode_range(struct use_lite *u, struct use_work *w, const char *const *texts,
+                        size_t first, size_t count, float *out, int intra, struct vt_error *err)
 {
-    const struct use_lite *u = impl;
-    struct use_work w;
-    int rc = 0;
-    if (count == 0)
-        return 0;
-    if (work_init(u, &w)) {
-        rc = vt_error_set(err, VT_ENOMEM, "", "out of memory for the encoder's work memory");
-        goto out;
-    }
-    for (size_t i = 0; i < count;) {
+    for (size_t i = first; i < first + count;) {
         size_t B = 0, T = 0, nmax = 0;
-        while (i + B < count && B < VT_USE_LITE_BATCH_TEXTS && T < VT_USE_LITE_BATCH_TOKENS) {
+        while (i + B < first + count && B < VT_USE_LITE_BATCH_TEXTS &&
+               T < VT_USE_LITE_BATCH_TOKENS) {
             const char *s = texts[i + B];
             size_t n = 0;
-            if (!s) {
-                rc = vt_error_set(err, VT_EINVAL, "texts", "text %zu is NULL", i + B);
-                goto out;
-            }
-            rc = tokenize_for_model(u, &w, s, strlen(s), w.ids + T, &n, err);
+            if (!s)
+                return vt_error_set(err, VT_EINVAL, "texts", "text %zu is NULL", i + B);
+            int rc = tokenize_for_model(u, w, s, strlen(s), w->ids + T, &n, err);
             if (rc) {
                 char msg[sizeof err->message];
                 if (err) {
                     snprintf(msg, sizeof msg, "text %zu: %.280s", i + B, err->message);
                     memcpy(err->message, msg, sizeof msg);
                 }
-                goto out;
+                return rc;
             }
-            w.len[B++] = n;
+            w->len[B++] = n;
             T += n;
             nmax = n > nmax ? n : nmax;
         }
-        if (work_reserve(u, &w, T, nmax)) {
-            rc = vt_error_set(err, VT_ENOMEM, "", "out of memory for %zu tokens", T);
-            goto out;
-        }
-        forward(u, &w, B, T, out + i * u->d_out);
+        size_t tasks = intra ? att_tasks(u, w->len, B) : 1;
+        if (work_reserve(u, w, T, nmax, tasks))
+            return vt_error_set(err, VT_ENOMEM, "", "out of memory for %zu tokens", T);
+        forward(u, w, B, T, tasks, out + (i - first) * u->d_out);
         i += B;
     }
-out:
-    work_free(&w);
+    return 0;
+}
+
+/*
+ * A call with at least as many texts as the pool has threads is split
+ * into one run of consecutive texts per thread (balanced by bytes, a proxy
+ * for tokens), each encoded start to finish on its thread with its own
+ * work area: one hand-off per call instead of one per matrix product, and
+ * the tokenizer, layer norms and attention run in parallel too. Every
+ * text's vector depends only on the text, so the split changes nothing in
+ * the results. Smaller calls parallelise inside the matrix products.
+ */
+#define SPLIT_MAX 16
+
+struct split_job {
+    struct use_lite *u;
+    const char *const *texts;
+    size_t bound[SPLIT_MAX + 1];   /* run r is texts [bound[r], bound[r + 1]) */
+    float *out;
+    int rc[SPLIT_MAX];
+    struct vt_error err[SPLIT_MAX];
+};
+
+static void split_task(void *arg, size_t r)
+{
+    struct split_job *j = arg;
+    size_t first = j->bound[r], n = j->bound[r + 1] - first;
+    struct use_work *w = work_get(j->u);
+    if (!w) {
+        j->rc[r] = vt_error_set(&j->err[r], VT_ENOMEM, "",
+                                "out of memory for the encoder's work memory");
+        return;
+    }
+    j->rc[r] = encode_range(j->u, w, j->texts, first, n, j->out + first * j->u->d_out, 0,
+                            &j->err[r]);
+    work_put(j->u, w);
+}
+
+static size_t text_bytes(const char *s)
+{
+    return (s ? strlen(s) : 0) + 1;
+}
+
+static int encode_split(struct use_lite *u, const char *const *texts, size_t count,
+                        size_t runs, float *out, struct vt_error *err)
+{
+    struct split_job j;
+    j.u = u;
+    j.texts = texts;
+    j.out = out;
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++)
+        total += text_bytes(texts[i]);
+    /* run r - 1 ends once the bytes so far reach r / runs of the total,
+     * with at least one text in every run */
+    size_t i = 0, acc = 0;
+    j.bound[0] = 0;
+    for (size_t r = 1; r < runs; r++) {
+        size_t goal = (size_t)((double)total * (double)r / (double)runs);
+        size_t lo = j.bound[r - 1] + 1, hi = count - (runs - r);
+        while (i < hi && (i < lo || acc < goal))
+            acc += text_bytes(texts[i++]);
+        j.bound[r] = i;
+    }
+    j.bound[runs] = count;
+    for (size_t r = 0; r < runs; r++)
+        j.rc[r] = 0;
+    vt_pool_run(vt_pool_shared(), split_task, &j, runs);
+    for (size_t r = 0; r < runs; r++)
+        if (j.rc[r]) {
+            if (err)
+                *err = j.err[r];
+            return j.rc[r];
+        }
+    return 0;
+}
+
+static int use_encode(void *impl, const char *const *texts, size_t count, float *out,
+                      struct vt_error *err)
+{
+    struct use_lite *u = impl;
+    if (count == 0)
+        return 0;
+    size_t threads = vt_pool_threads(vt_pool_shared());
+    threads = threads < SPLIT_MAX ? threads : SPLIT_MAX;
+    if (threads > 1 && count >= threads)
+        return encode_split(u, texts, count, threads, out, err);
+    struct use_work *w = work_get(u);
+    if (!w)
+        return vt_error_set(err, VT_ENOMEM, "", "out of memory for the encoder's work memory");
+    int rc = encode_range(u, w, texts, 0, count, out, 1, err);
+    work_put(u, w);
     return rc;
 }
 
@@ -890,9 +1099,56 @@ static void use_free(void *impl)
     struct use_lite *u = impl;
     if (!u)
         return;
+    for (int i = 0; i < N_LAYERS; i++) {
+        struct use_layer *L = &u->layer[i];
+        vt_packed_free(L->qkv_p);
+        vt_packed_free(L->out_p);
+        vt_packed_free(L->res_p);
+        vt_packed_free(L->ff1_p);
+        vt_packed_free(L->ff2_p);
+    }
+    vt_packed_free(u->tanh_p);
+    while (u->n_cache)
+        work_free(u->cache[--u->n_cache]);
+    pthread_mutex_destroy(&u->cache_mu);
+    vt_free(u->timing);
     vt_tfjs_free(u->model);
     vt_spm_free(u->spm);
     vt_free(u);
+}
+
+/* What the forward pass precomputes from the weights: every dense kernel
+ * packed for the matrix products (the packed form multiplies exactly as
+ * the TF.js [in, out] kernel does), and the timing signal of every
+ * position, rounded to float32 as the graph computes it: sin and cos of
+ * the float32 product position * inverse timescale. */
+static int prepare(struct use_lite *u)
+{
+    for (int i = 0; i < N_LAYERS; i++) {
+        struct use_layer *L = &u->layer[i];
+        if (vt_packed_new_nn(L->qkv_w, L->d_in, 3 * L->d_in, &L->qkv_p) ||
+            vt_packed_new_nn(L->out_w, L->d_in, L->d_out, &L->out_p) ||
+            (L->res_w && vt_packed_new_nn(L->res_w, L->d_in, L->d_out, &L->res_p)) ||
+            vt_packed_new_nn(L->ff1_w, L->d_out, L->ff, &L->ff1_p) ||
+            vt_packed_new_nn(L->ff2_w, L->ff, L->d_out, &L->ff2_p))
+            return VT_ENOMEM;
+    }
+    if (vt_packed_new_nn(u->tanh_w, u->d_model, u->d_out, &u->tanh_p))
+        return VT_ENOMEM;
+    size_t floats;
+    if (vt_mul_size(u->max_len, u->d_embed, &floats) ||
+        !(u->timing = vt_malloc(floats * sizeof *u->timing)))
+        return VT_ENOMEM;
+    const size_t half = u->n_timescales;
+    for (size_t pos = 0; pos < u->max_len; pos++) {
+        float *t = u->timing + pos * u->d_embed;
+        for (size_t j = 0; j < half; j++) {
+            float arg = (float)pos * u->inv_timescale[j];
+            t[j] = (float)sin((double)arg);
+            t[half + j] = (float)cos((double)arg);
+        }
+    }
+    return 0;
 }
 
 static const struct vt_encoder_ops use_ops = {use_tokenize, use_encode, use_info, use_free};
@@ -912,9 +1168,11 @@ int vt_use_lite_open(const char *dir, struct vt_encoder **out, struct vt_error *
     u = vt_calloc(1, sizeof *u);
     e = vt_calloc(1, sizeof *e);
     if (!u || !e) {
-        rc = vt_error_set(err, VT_ENOMEM, "", "out of memory");
-        goto fail;
+        vt_free(u);
+        vt_free(e);
+        return vt_error_set(err, VT_ENOMEM, "", "out of memory");
     }
+    pthread_mutex_init(&u->cache_mu, NULL);
     rc = vt_tfjs_load(dir, &u->model, err);
     if (rc)
         goto fail;
@@ -934,6 +1192,10 @@ int vt_use_lite_open(const char *dir, struct vt_encoder **out, struct vt_error *
         rc = vt_error_set(err, VT_EFORMAT, "", "%s/vocab.json: %zu pieces but the embedding has "
                           "%zu rows",
                           dir, vt_spm_vocab_size(u->spm), u->vocab_rows);
+        goto fail;
+    }
+    if (prepare(u)) {
+        rc = vt_error_set(err, VT_ENOMEM, "", "%s: out of memory for the packed weights", dir);
         goto fail;
     }
     uint64_t h = model_hash(u);
