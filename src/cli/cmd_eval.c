@@ -20,7 +20,8 @@
  *     positive being a rating >= 4 (or an event of another type with a
  *     positive weight) about an item they have no train event for. For each,
  *     the whole catalog is ranked except every item of their train events,
- *     whatever the rating.
+ *     whatever the rating. A user without train interactions gets the
+ *     popular items from every model (cold start).
  *   - Hyper-parameters: each model's knobs are tuned by coordinate search
  *     (two passes over the knobs, each over its grid) for the best NDCG@k
  *     on a validation split carved from TRAIN alone by the data's own rule:
@@ -40,7 +41,9 @@
  * model (Recall@k, Recall@2k, NDCG@k, MAP@k, Coverage@k), the chosen
  * hyper-parameters, and always as the last line one JSON object with every
  * number (metrics also at 5, 10 and 20, validation scores of every
- * configuration tried, seconds). Tuning progress goes to standard error.
+ * configuration tried, seconds). Standard error gets one line per
+ * configuration tried on validation and per model measured, and a progress
+ * bar for each final fit when it is a terminal.
  * --rankings PATH writes, per evaluated user in id order,
  * {"user_id": ..., "items": [top max(20, 2k) item ids]}; with several
  * models, one file per model: PATH with ".<model>" before its extension.
@@ -76,6 +79,7 @@
 #define BATCH_USERS 64             /* users scored at once */
 #define IALS_SEED 20261122ULL
 #define MAX_KNOBS 4
+#define HYBRID_MAX_BYTES ((double)(2u << 30)) /* the hybrid's score matrices */
 #define POSITIVE_MIN 4.0
 /* The data's split rule, for the validation slice. */
 #define MIN_TO_SPLIT 5
@@ -761,9 +765,9 @@ static const struct model_def defs[M_COUNT] = {
     [M_CONTENT] = {"content", 1,
                    {{"history_half_life_days", {0, 7, 30, 90, 365, 1095}, 6, 0}}},
     [M_HYBRID] = {"hybrid", 3,
-                  {{"w_itemknn", {0, 0.25, 0.5, 1, 2}, 5, 2},
-                   {"w_trending", {0, 0.05, 0.1, 0.2, 0.4}, 5, 0},
-                   {"w_content", {0, 0.2, 0.4, 0.8, 1.6}, 5, 3}}},
+                  {{"w_itemknn", {0, 0.25, 0.5, 1, 2}, 5, 1},
+                   {"w_trending", {0, 0.05, 0.1, 0.2, 0.4}, 5, 1},
+                   {"w_content", {0, 0.4, 0.8, 1.6, 3.2}, 5, 3}}},
 };
 
 #define IALS_ITERATIONS 15
@@ -1064,6 +1068,17 @@ static int tune(const struct ctx *c, int kind, const struct split *v, const stru
         t->best[q] = def->knobs[q].start;
     t->best_ndcg = -1;
     int rc = 0;
+    /* The hybrid's parts are scored once; its trials only reweigh them. */
+    struct fitted shared;
+    int have_shared = 0;
+    memset(&shared, 0, sizeof shared);
+    if (kind == M_HYBRID) {
+        double p[MAX_KNOBS];
+        params_of(kind, t->best, p);
+        if ((rc = fit(c, kind, p, v, parts, 1, &shared)))
+            return rc;
+        have_shared = 1;
+    }
     for (int pass = 0; pass < (def->nknobs ? 2 : 1) && rc == 0; pass++) {
         for (int q = 0; q < (def->nknobs ? def->nknobs : 1) && rc == 0; q++) {
             int n = def->nknobs ? def->knobs[q].n : 1;
@@ -1082,10 +1097,16 @@ static int tune(const struct ctx *c, int kind, const struct split *v, const stru
                 struct fitted f;
                 struct vt_metrics_acc r;
                 int64_t t0 = vt_time_mono_ns();
-                rc = fit(c, kind, p, v, parts, 1, &f);
-                if (rc == 0)
+                if (have_shared) {
+                    f = shared;
+                    memcpy(f.p, p, sizeof f.p);
                     rc = evaluate(&f, c, k, NULL, &r);
-                fitted_reset(&f);
+                } else {
+                    rc = fit(c, kind, p, v, parts, 1, &f);
+                    if (rc == 0)
+                        rc = evaluate(&f, c, k, NULL, &r);
+                    fitted_reset(&f);
+                }
                 if (rc)
                     break;
                 if (t->n == t->cap) {
@@ -1113,6 +1134,7 @@ static int tune(const struct ctx *c, int kind, const struct split *v, const stru
             }
         }
     }
+    fitted_reset(&shared);
     return rc;
 }
 
@@ -1317,7 +1339,7 @@ int cmd_eval(struct cli *c)
     uint8_t *has_vec = NULL;
     size_t dim = 0, k = 10;
     int want[M_COUNT], rc;
-    char why[512] = "";
+    char why[512] = "", why_hybrid[128] = "";
     int64_t started = vt_time_mono_ns();
 
     memset(&d, 0, sizeof d);
@@ -1387,12 +1409,25 @@ int cmd_eval(struct cli *c)
             fprintf(stderr, "content: skipped: %s\n", why);
         }
     }
+    if (want[M_HYBRID]) {
+        /* The blend keeps every part's scores of every evaluated user. */
+        size_t most = test.neval > valid.neval ? test.neval : valid.neval;
+        double bytes = 4.0 * (double)most * (double)test.nitems * sizeof(float);
+        if (bytes > HYBRID_MAX_BYTES) {
+            snprintf(why_hybrid, sizeof why_hybrid,
+                     "its score matrices would take %.1f GiB (the limit is 2 GiB)",
+                     bytes / (1u << 30));
+            want[M_HYBRID] = 0;
+            rows[M_HYBRID].skipped = why_hybrid;
+            fprintf(stderr, "hybrid: skipped: %s\n", why_hybrid);
+        }
+    }
     struct ctx cx = {&d, item_vec, dim, has_vec};
     int nwanted = 0;
     for (int m = 0; m < M_COUNT; m++)
         nwanted += want[m];
     if (nwanted == 0) {
-        rc = cli_fail("nothing to evaluate: content was skipped (%s)", why);
+        rc = cli_fail("nothing to evaluate: %s", why[0] ? why : why_hybrid);
         goto out;
     }
 

@@ -131,7 +131,7 @@ static const struct cli_cmd commands[] = {
       {"--k", "N", "cut-off of the measures (default 10; recall also at 2N)"},
       {"--model", "NAME", "pop, trending, itemknn, ials, content, hybrid, a comma list or all"},
       {"--rankings", "FILE", "write each user's top list as JSON Lines (per model if several)"},
-      {"--interactions", "positive|all", "train on ratings >= 4 (default) or every rating"},
+      {"--interactions", "RULE", "positive: learn from ratings >= 4 (default); all: every rating"},
       {"--no-tune", NULL, "skip the validation search and use default hyper-parameters"}},
      cmd_eval},
     {"config", "", 0, 0, "print the effective configuration, with help for every key",

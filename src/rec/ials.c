@@ -5,10 +5,10 @@
  * side ("fixed", F) held still, reading the target's entries in CSR form
  * (by user to solve users, by item to solve items). For a row with
  * entries (j, w_j) and G = F'F:
- *     A v = G v + lambda v + sum_j alpha w_j (f_j . v) f_j
+ *     A v = G v + lambda_r v + sum_j alpha w_j (f_j . v) f_j
  *     b   = sum_j (1 + alpha w_j) f_j
- * and CG runs from the row's current value. A is symmetric positive
- * definite whenever lambda > 0 (or F has full column rank), so each CG step
+ * and CG runs from the row's current value (lambda_r: ials.h). A is
+ * symmetric positive definite whenever lambda > 0 (or F has full column rank), so each CG step
  * lowers that row's share of L; a step whose curvature p'Ap is not
  * positive ends the solve.
  */
@@ -106,10 +106,11 @@ static int gram(const float *F, int32_t n, int32_t f, float *G)
     return 0;
 }
 
-/* ---- one row ------------------------------------------------------------ */
+/* ---- the system of a row -------------------------------------------------- */
 
 struct system {
     const float *G;     /* f x f */
+    const struct vt_packed *Gp; /* G packed for the GEMM kernel, or NULL */
     const float *F;     /* fixed side, rows of f */
     int32_t f;
     float lambda, alpha;
@@ -148,6 +149,15 @@ static void add_entries(const struct system *s, const int32_t *idx, const float 
     }
 }
 
+/* out (R x f) = V G for R rows V (G is symmetric: V G' = V G). */
+static void gram_times(const struct system *s, const float *V, size_t R, float *out)
+{
+    if (s->Gp)
+        vt_gemm_packed(V, s->Gp, NULL, out, R);
+    else
+        vt_gemm_nt(V, s->G, NULL, out, R, (size_t)s->f, (size_t)s->f);
+}
+
 /* Up to steps CG steps on the R rows of X (R x f, their current values);
  * row r's entries are idx/w[off[r] .. off[r] + cnt[r]). Returns 0 or
  * VT_ENOMEM. */
@@ -165,7 +175,7 @@ static int cg_rows(const struct system *s, float *X, size_t R, const int64_t *of
     float *Rm = buf, *P = buf + R * f, *AP = buf + 2 * R * f;
 
     /* r = b - A x, b = sum_j (1 + alpha w_j) f_j; p = r. */
-    vt_gemm_nt(X, s->G, NULL, AP, R, f, f);
+    gram_times(s, X, R, AP);
     for (size_t r = 0; r < R; r++) {
         const int32_t *ri = idx + off[r];
         const float *rw = w + off[r];
@@ -184,7 +194,7 @@ static int cg_rows(const struct system *s, float *X, size_t R, const int64_t *of
             live |= rs[r] > tol;
         if (!live)
             break;
-        vt_gemm_nt(P, s->G, NULL, AP, R, f, f);
+        gram_times(s, P, R, AP);
         for (size_t r = 0; r < R; r++) {
             if (!(rs[r] > tol))
                 continue;
@@ -272,12 +282,14 @@ static int half_step(float *T, int32_t nt, const float *F, int32_t nf, const int
                      const int32_t *idx, const float *w, const struct vt_ials *m, int steps,
                      float *G)
 {
+    struct vt_packed *Gp = NULL;
     int rc = gram(F, nf, m->factors, G);
-    if (rc)
+    if (rc || (rc = vt_packed_new_nt(G, (size_t)m->factors, (size_t)m->factors, &Gp)))
         return rc;
     struct half h;
     memset(&h, 0, sizeof h);
     h.sys.G = G;
+    h.sys.Gp = Gp;
     h.sys.F = F;
     h.sys.f = m->factors;
     h.sys.lambda = m->lambda;
@@ -293,6 +305,7 @@ static int half_step(float *T, int32_t nt, const float *F, int32_t nf, const int
     atomic_init(&h.failed, 0);
     size_t ntasks = ((size_t)nt + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
     vt_pool_run(vt_pool_shared(), half_task, &h, ntasks);
+    vt_packed_free(Gp);
     return atomic_load(&h.failed) ? VT_ENOMEM : 0;
 }
 
@@ -314,7 +327,7 @@ double vt_ials_loss(const struct vt_ials *m, const struct vt_interactions *ix)
 {
     size_t f = (size_t)m->factors;
     double loss = 0, reg = 0;
-    struct system su = {NULL, NULL, m->factors, m->lambda, m->alpha, m->reg_exponent,
+    struct system su = {NULL, NULL, NULL, m->factors, m->lambda, m->alpha, m->reg_exponent,
                         mean_count(ix->user_ptr, ix->nusers)};
     struct system si = su;
     si.reg_mean = mean_count(ix->item_ptr, ix->nitems);
@@ -446,7 +459,7 @@ int vt_ials_fold_in(const struct vt_ials *m, const int32_t *items, const float *
         idx[k] = items[j];
         ww[k++] = w ? w[j] : 1.0f;
     }
-    struct system s = {m->item_gram, m->item_f, m->factors, m->lambda, m->alpha,
+    struct system s = {m->item_gram, NULL, m->item_f, m->factors, m->lambda, m->alpha,
                        m->reg_exponent, m->user_reg_mean};
     memset(x, 0, f * sizeof *x);
     /* From zero; exact arithmetic converges in f steps, a few more absorb

@@ -47,8 +47,9 @@ static void fit_block(void *arg, size_t task)
     float *acc = vt_calloc((size_t)n, sizeof *acc);
     float *cs = vt_malloc((size_t)n * sizeof *cs);
     int32_t *touched = vt_malloc((size_t)n * sizeof *touched);
+    uint8_t *mark = vt_calloc((size_t)n, 1);
     int32_t *best = vt_malloc((size_t)j->keep * sizeof *best);
-    if (!acc || !cs || !touched || !best) {
+    if (!acc || !cs || !touched || !mark || !best) {
         atomic_store(&j->failed, 1);
         goto out;
     }
@@ -59,8 +60,10 @@ static void fit_block(void *arg, size_t task)
             float wui = j->wi[k];
             for (int64_t q = ix->user_ptr[u]; q < ix->user_ptr[u + 1]; q++) {
                 int32_t c = ix->user_item[q];
-                if (acc[c] == 0 && c != i)
+                if (!mark[c] && c != i) {
+                    mark[c] = 1;
                     touched[nt++] = c;
+                }
                 acc[c] += wui * j->wu[q];
             }
         }
@@ -70,6 +73,7 @@ static void fit_block(void *arg, size_t task)
             float d = j->norm[i] * j->norm[c] + j->shrink;
             cs[t] = d > 0 ? acc[c] / d : 0;
             acc[c] = 0;
+            mark[c] = 0;
         }
         size_t got = 0;
         if (vt_rank_top(cs, (int32_t)nt, NULL, 0, (size_t)j->keep, best, &got)) {
@@ -91,6 +95,7 @@ out:
     vt_free(acc);
     vt_free(cs);
     vt_free(touched);
+    vt_free(mark);
     vt_free(best);
 }
 
@@ -125,7 +130,7 @@ int vt_itemknn_fit(const struct vt_interactions *ix, const struct vt_itemknn_opt
     struct vt_itemknn_options opt = {0};
     struct vt_itemknn *m = NULL;
     struct vt_interactions *shaped = NULL;
-    float *wu = NULL, *wi = NULL, *norm = NULL;
+    float *norm = NULL;
     struct fit_job job;
     int rc = VT_ENOMEM;
     int32_t n = ix->nitems;
@@ -148,28 +153,20 @@ int vt_itemknn_fit(const struct vt_interactions *ix, const struct vt_itemknn_opt
         return VT_ETOOBIG;
 
     m = vt_calloc(1, sizeof *m);
-    size_t nnz = (size_t)ix->nnz + 1;
-    wu = vt_malloc(nnz * sizeof *wu);
-    wi = vt_malloc(nnz * sizeof *wi);
     norm = vt_calloc((size_t)n + 1, sizeof *norm);
     job.slot_nb = vt_malloc((slots + 1) * sizeof *job.slot_nb);
     job.slot_sim = vt_malloc((slots + 1) * sizeof *job.slot_sim);
     job.slot_n = vt_calloc((size_t)n + 1, sizeof *job.slot_n);
-    if (!m || !wu || !wi || !norm || !job.slot_nb || !job.slot_sim || !job.slot_n)
+    if (!m || !norm || !job.slot_nb || !job.slot_sim || !job.slot_n)
         goto out;
     m->nitems = n;
 
-    /* Reshaped weights in both orders. */
-    if (opt.bm25) {
-        if ((rc = vt_interactions_bm25(ix, opt.k1, opt.b, &shaped)))
-            goto out;
-        rc = VT_ENOMEM;
-        memcpy(wu, shaped->user_w, (size_t)ix->nnz * sizeof *wu);
-        memcpy(wi, shaped->item_w, (size_t)ix->nnz * sizeof *wi);
-    } else {
-        memcpy(wu, ix->user_w, (size_t)ix->nnz * sizeof *wu);
-        memcpy(wi, ix->item_w, (size_t)ix->nnz * sizeof *wi);
-    }
+    /* The weights, reshaped or not, in both orders. */
+    if (opt.bm25 && (rc = vt_interactions_bm25(ix, opt.k1, opt.b, &shaped)))
+        goto out;
+    rc = VT_ENOMEM;
+    const float *wu = shaped ? shaped->user_w : ix->user_w;
+    const float *wi = shaped ? shaped->item_w : ix->item_w;
     for (int32_t i = 0; i < n; i++) {
         double s = 0;
         for (int64_t k = ix->item_ptr[i]; k < ix->item_ptr[i + 1]; k++)
@@ -222,8 +219,6 @@ int vt_itemknn_fit(const struct vt_interactions *ix, const struct vt_itemknn_opt
     rc = 0;
 out:
     vt_interactions_free(shaped);
-    vt_free(wu);
-    vt_free(wi);
     vt_free(norm);
     vt_free(job.slot_nb);
     vt_free(job.slot_sim);

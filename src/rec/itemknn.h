@@ -3,7 +3,7 @@
  * the same people engage with both.
  *
  * Fit: each entry's weight w (user u, item i) is first optionally reshaped
- * BM25-style, with users as the documents:
+ * BM25-style, with users as the documents (vt_interactions_bm25):
  *     w' = w (k1 + 1) / (w + k1 (1 - b + b n_u / mean n))
  * (n_u = u's number of items), which saturates repeated events and makes
  * a user who touched thousands of items count for less than one who chose
@@ -36,7 +36,7 @@ struct vt_itemknn_options {
     int32_t neighbours;   /* kept per item (0 = 100) */
     float shrink;         /* >= 0 */
     int bm25;             /* 1: reshape weights as above */
-    float k1, b;          /* BM25 parameters (used when bm25; 0, 0 = 1.2, 0.75) */
+    float k1, b;          /* BM25 parameters (used when bm25; both 0 = 1.2, 0.75) */
     const char *progress; /* label of a progress bar on stderr, or NULL */
 };
 
@@ -48,7 +48,8 @@ struct vt_itemknn {
     float *sim;
 };
 
-/* Returns 0, VT_EINVAL (a negative shrink or neighbours) or VT_ENOMEM. */
+/* Returns 0, VT_EINVAL (a negative shrink or neighbours, BM25 parameters
+ * out of range), VT_ETOOBIG or VT_ENOMEM. */
 int vt_itemknn_fit(const struct vt_interactions *ix, const struct vt_itemknn_options *o,
                    struct vt_itemknn **out);
 void vt_itemknn_free(struct vt_itemknn *m);
