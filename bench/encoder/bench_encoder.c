@@ -243,8 +243,9 @@ int main(int argc, char **argv)
                 calls, rate[r - 1], p50[r - 1], p99[r - 1]);
     }
     printf("RESULT runtime=vitrine batch=%zu threads=%zu sent_s=%.1f p50_ms=%.3f p99_ms=%.3f "
-           "reps=%zu\n",
-           batch, threads, median(rate, reps), median(p50, reps), median(p99, reps), reps);
+           "reps=%zu kernels=%s\n",
+           batch, threads, median(rate, reps), median(p50, reps), median(p99, reps), reps,
+           vt_kernels_name());
     vt_encoder_free(enc);
     for (size_t i = 0; i < ntexts; i++)
         free(texts[i]);

@@ -72,7 +72,9 @@ def main():
         out += [cell(r.get(p)) for p, _ in present]
         for p, _ in present:
             if v and r.get(p):
-                out.append("%.2f×" % (float(v["sent_s"]) / float(r[p]["sent_s"])))
+                ratio = float(v["sent_s"]) / float(r[p]["sent_s"])
+                # a near tie keeps a third decimal, so 0.997 does not read as 1.00
+                out.append(("%.3f×" if "%.2f" % ratio == "1.00" else "%.2f×") % ratio)
             else:
                 out.append("–")
         out.append(v["load"] if v else "–")
@@ -80,6 +82,8 @@ def main():
     notes = set()
     for r in rows.values():
         for p in r.values():
+            if p["runtime"] == "vitrine":
+                notes.add("vitrine kernel set: %s" % p.get("kernels"))
             if p["runtime"] == "torch":
                 notes.add("PyTorch %s, intra-op threads as in the row, BLAS: %s" % (p.get("torch"), p.get("blas")))
             if p["runtime"] == "onnxruntime":
