@@ -16,6 +16,7 @@
 #include "api/api_int.h"
 #include "core/alloc.h"
 #include "core/util.h"
+#include "rec/engine.h"
 
 #define SESSION_HEADER "X-Vitrine-Session"
 
@@ -95,6 +96,10 @@ void api_h_events_post(struct api_req *r)
         goto out;
     }
     api_metrics_events_stored(srv->metrics, n);
+    /* Before the answer, so the shopper's next request sees the events. */
+    struct vt_engine *eng = atomic_load(&srv->engine);
+    if (eng)
+        vt_engine_on_events(eng, evs, n);
     api_reply_json(r, MHD_HTTP_OK, json_pack("{s:I}", "accepted", (json_int_t)n));
 out:
     vt_events_free(evs, n);

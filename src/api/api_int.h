@@ -56,6 +56,7 @@ enum api_method {
 
 struct api_req;
 struct api_text; /* api_text.c: the text pipeline and its embedding worker */
+struct vt_engine; /* rec/engine.h: search and recommendations */
 
 struct api_route {
     int method;             /* enum api_method; GET routes also answer HEAD */
@@ -91,6 +92,9 @@ struct api_server {
     atomic_int active;                 /* requests between start and completion */
     int64_t start_ms;
     struct api_text *text;             /* set by api_text_start, NULL without */
+    _Atomic(struct vt_engine *) engine; /* set once built (after the text
+                                           pipeline starts), NULL before or
+                                           when it failed */
 };
 
 /* One decoded query parameter. */
@@ -205,6 +209,17 @@ void api_h_analyze(struct api_req *r);
  * queued for embedding. */
 void api_h_items_post_embed(struct api_req *r);
 void api_h_item_patch_embed(struct api_req *r);
+
+/* ---- api_rec.c: the engine's routes ---- */
+void api_h_search(struct api_req *r);
+void api_h_recommend(struct api_req *r);
+void api_h_similar(struct api_req *r);
+void api_h_fit(struct api_req *r);
+void api_h_categories(struct api_req *r);
+void api_h_model(struct api_req *r);
+void api_h_retrain(struct api_req *r);
+/* The text pipeline of the server, NULL when api_text_start did not run. */
+struct vt_textenc *api_text_pipeline(struct api_server *srv);
 
 /* ---- session.c: anonymous storefront sessions ---- */
 /* Load the HMAC key from the store's metadata, creating it on first start. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "rec/engine.h"
 #include "core/alloc.h"
 
 #define LIST_DEFAULT 20
@@ -173,8 +174,12 @@ void api_h_item_delete(struct api_req *r)
         api_reply_error(r, VT_ENOTFOUND, "id", "no item '%s'", id);
     else if (rc)
         api_reply_error(r, rc, NULL, "deleting the item failed: %s", vt_strerror(rc));
-    else
+    else {
+        struct vt_engine *eng = atomic_load(&r->srv->engine);
+        if (eng)
+            vt_engine_on_catalog_changed(eng);
         api_reply_empty(r, MHD_HTTP_NO_CONTENT);
+    }
 }
 
 /* A short text query parameter: at most the string limit. */

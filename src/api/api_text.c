@@ -30,6 +30,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "nn/item_embed.h"
+#include "rec/engine.h"
 #include "text/pipeline.h"
 
 #define EMBED_MAX_TEXTS 64
@@ -40,6 +41,7 @@
 struct api_text {
     struct vt_textenc *te;
     struct vt_store *store;
+    struct api_server *srv; /* to tell the engine what was embedded */
     pthread_t thread;
     int running;
     atomic_int stop;
@@ -114,6 +116,14 @@ static void embed_queued(struct api_text *t, char **ids, size_t n)
         vt_debug("changed items embedded", "items=%zu vectors=%zu", n, rep.texts_embedded);
 }
 
+/* New vectors are stored: the engine rebuilds its catalog index. */
+static void catalog_changed(struct api_text *t)
+{
+    struct vt_engine *eng = atomic_load(&t->srv->engine);
+    if (eng)
+        vt_engine_on_catalog_changed(eng);
+}
+
 static void *worker(void *arg)
 {
     struct api_text *t = arg;
@@ -130,8 +140,10 @@ static void *worker(void *arg)
                 "reason=\"%s\"", e.message);
     else
         learn_catalog(t);
-    if (model_ok && !atomic_load(&t->stop))
+    if (model_ok && !atomic_load(&t->stop)) {
         sync_all(t);
+        catalog_changed(t);
+    }
 
     for (;;) {
         pthread_mutex_lock(&t->lock);
@@ -153,6 +165,7 @@ static void *worker(void *arg)
                 sync_all(t);
             else
                 embed_queued(t, ids, n);
+            catalog_changed(t);
         }
         for (size_t i = 0; i < n; i++)
             vt_free(ids[i]);
@@ -215,6 +228,7 @@ void api_text_start(struct api_server *srv)
         return;
     }
     t->store = srv->store;
+    t->srv = srv;
     atomic_init(&t->stop, 0);
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, NULL);
@@ -254,6 +268,11 @@ void api_text_stop(struct api_server *srv)
     vt_textenc_free(t->te);
     vt_free(t);
     srv->text = NULL;
+}
+
+struct vt_textenc *api_text_pipeline(struct api_server *srv)
+{
+    return srv->text ? srv->text->te : NULL;
 }
 
 /* ---- replies ------------------------------------------------------------------ */
@@ -463,8 +482,13 @@ void api_h_analyze(struct api_req *r)
 void api_h_items_post_embed(struct api_req *r)
 {
     api_h_items_post(r);
+    if (r->status != MHD_HTTP_OK && r->status != MHD_HTTP_CREATED)
+        return;
+    struct vt_engine *eng = atomic_load(&r->srv->engine);
+    if (eng)
+        vt_engine_on_catalog_changed(eng); /* titles and words, before vectors */
     struct api_text *t = r->srv->text;
-    if (!t || (r->status != MHD_HTTP_OK && r->status != MHD_HTTP_CREATED))
+    if (!t)
         return;
     /* Stored, so every element had a valid id. */
     const json_t *body = r->json;
@@ -488,6 +512,9 @@ void api_h_items_post_embed(struct api_req *r)
 void api_h_item_patch_embed(struct api_req *r)
 {
     api_h_item_patch(r);
+    struct vt_engine *eng = atomic_load(&r->srv->engine);
+    if (eng && r->status == MHD_HTTP_OK)
+        vt_engine_on_catalog_changed(eng);
     struct api_text *t = r->srv->text;
     if (t && r->status == MHD_HTTP_OK && r->params[0]) {
         const char *id = r->params[0];

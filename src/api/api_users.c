@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "rec/engine.h"
 #include "core/alloc.h"
 
 #define EVENTS_DEFAULT 50
@@ -70,8 +71,12 @@ void api_h_user_delete(struct api_req *r)
         api_reply_error(r, VT_ENOTFOUND, "id", "no user '%s'", id);
     else if (rc)
         api_reply_error(r, rc, NULL, "deleting the user failed: %s", vt_strerror(rc));
-    else
+    else {
+        struct vt_engine *eng = atomic_load(&r->srv->engine);
+        if (eng)
+            vt_engine_forget_user(eng, id);
         api_reply_empty(r, MHD_HTTP_NO_CONTENT);
+    }
 }
 
 void api_h_user_events(struct api_req *r)

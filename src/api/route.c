@@ -34,6 +34,13 @@ static const struct api_route routes[] = {
     {API_M_DELETE, "/v1/admin/keys/{id}", api_h_key_revoke, VT_SCOPE_ADMIN, 0},
     {API_M_POST, "/v1/embed", api_h_embed, VT_SCOPE_ADMIN, 1},
     {API_M_POST, "/v1/analyze", api_h_analyze, VT_SCOPE_PUBLIC, 1},
+    {API_M_GET, "/v1/search", api_h_search, VT_SCOPE_PUBLIC, 0},
+    {API_M_GET, "/v1/recommend", api_h_recommend, VT_SCOPE_PUBLIC, 0},
+    {API_M_GET, "/v1/items/{id}/similar", api_h_similar, VT_SCOPE_PUBLIC, 0},
+    {API_M_POST, "/v1/fit", api_h_fit, VT_SCOPE_PUBLIC, 1},
+    {API_M_GET, "/v1/categories", api_h_categories, VT_SCOPE_PUBLIC, 0},
+    {API_M_GET, "/v1/model", api_h_model, VT_SCOPE_READ, 0},
+    {API_M_POST, "/v1/admin/retrain", api_h_retrain, VT_SCOPE_ADMIN, 0},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])

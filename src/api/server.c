@@ -35,6 +35,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "rec/engine.h"
 
 #define AUTH_CACHE_TTL_MS 1000
 #define MAX_PATH_BYTES 4096
@@ -604,7 +605,11 @@ static char *realpath_or_null(const char *dir, const char *sub)
 
 static void server_free(struct api_server *srv)
 {
+    /* The engine leaves first, so the text worker stops telling it about
+     * new vectors; the worker stops before the engine it used is freed. */
+    struct vt_engine *eng = atomic_exchange(&srv->engine, NULL);
     api_text_stop(srv);
+    vt_engine_free(eng);
     vt_free(srv->web_root);
     vt_free(srv->assets_root);
     vt_auth_cache_free(srv->keys);
@@ -673,9 +678,23 @@ static int server_init(struct api_server *srv, const struct vt_conf *conf, struc
     if (rc)
         return vt_error_set(err, rc, NULL, "metrics: %s", vt_strerror(rc));
     rc = api_session_key_load(store, srv->session_key, err);
-    if (rc == 0)
-        api_text_start(srv); /* loads and embeds in the background */
-    return rc;
+    if (rc)
+        return rc;
+    api_text_start(srv); /* loads and embeds in the background */
+    /* The engine's first snapshot is built before the server listens, so
+     * the first request already has the catalog; a failure leaves the
+     * engine's routes answering 503 and everything else served. */
+    struct vt_engine *eng = NULL;
+    struct vt_engine_options eo;
+    struct vt_error eerr;
+    memset(&eo, 0, sizeof eo);
+    vt_error_clear(&eerr);
+    if (vt_engine_new(conf, store, api_text_pipeline(srv), &eo, &eng, &eerr))
+        vt_warn("the recommendation engine did not start: its routes answer 503",
+                "reason=\"%s\"", eerr.message);
+    else
+        atomic_store(&srv->engine, eng);
+    return 0;
 }
 
 static volatile sig_atomic_t stop_signal;

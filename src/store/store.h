@@ -180,4 +180,33 @@ int vt_store_embeddings_count(struct vt_store *s, const char *model_id, int64_t 
  * (may be NULL) gets the number of rows removed. */
 int vt_store_embeddings_prune(struct vt_store *s, const char *keep_model_id, int64_t *deleted);
 
+/* ---- impressions: what a list showed, for training the ranker ---- */
+/* One item shown at one position of one list. Impressions are logs, not
+ * accepted data: the engine buffers them and writes them in batches, so a
+ * crash may lose the last second of them (never an event). Deleting a user
+ * deletes their impressions. */
+#define VT_IMPRESSION_MAX_FEATURES 32
+struct vt_impression {
+    int64_t id;               /* assigned by the store, ascending; 0 before */
+    char rec_id[24];          /* the list's id, as returned to the client */
+    char user_id[VT_ID_MAX + 1];
+    char item_id[VT_ID_MAX + 1];
+    char surface[16];         /* "recommend", "search", "similar" */
+    int32_t position;         /* 0-based */
+    uint32_t nfeatures;       /* <= VT_IMPRESSION_MAX_FEATURES */
+    float features[VT_IMPRESSION_MAX_FEATURES]; /* the ranker's inputs then */
+    int64_t ts_ms;
+};
+/* One transaction. VT_EINVAL for a bad id or count (*bad = index). */
+int vt_store_impressions_append(struct vt_store *s, struct vt_impression *imps, size_t n,
+                                size_t *bad, struct vt_error *err);
+/* Impressions with id > after_id, ascending, at most limit; *out is one
+ * vt_malloc'ed array (vt_free). */
+int vt_store_impressions_scan(struct vt_store *s, int64_t after_id, size_t limit,
+                              struct vt_impression **out, size_t *n);
+/* Delete impressions older than before_ms; *deleted may be NULL. */
+int vt_store_impressions_prune(struct vt_store *s, int64_t before_ms, int64_t *deleted);
+/* Number stored. */
+int vt_store_impressions_count(struct vt_store *s, int64_t *count);
+
 #endif
