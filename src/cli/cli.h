@@ -81,6 +81,7 @@ int cmd_key_create(struct cli *c);
 int cmd_key_list(struct cli *c);
 int cmd_key_revoke(struct cli *c);
 int cmd_export_events(struct cli *c);
+int cmd_export_items(struct cli *c);
 int cmd_embed(struct cli *c);
 int cmd_model_info(struct cli *c);
 int cmd_eval(struct cli *c);

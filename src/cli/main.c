@@ -97,6 +97,10 @@ static const struct cli_cmd commands[] = {
      "the API returns them; `vitrine import events` reads the output back.",
      {{"--after", "ID", "only events with an id greater than ID (default: 0, all)"}},
      cmd_export_events},
+    {"export items", "", 0, 0, "write the catalog as JSON Lines on standard output",
+     "One item object per line in id order, hidden items included, in the same form\n"
+     "as the API returns them; `vitrine import items` reads the output back.",
+     {{0}}, cmd_export_items},
     {"embed", "[TEXT...]", 0, CLI_MAX_POS, "print embeddings of texts as JSON Lines, or embed "
                                             "the catalog",
      "Prints one JSON object per TEXT, in order: {\"text\": ..., \"embedding\": [...]}\n"

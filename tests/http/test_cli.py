@@ -31,7 +31,7 @@ SCRATCH = tempfile.mkdtemp(prefix="vitrine-cli-")
 KEY_RE = re.compile(r"^vt_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")
 
 COMMANDS = ["serve", "import items", "import events", "import sh3d", "key create",
-            "key list", "key revoke", "export events", "config", "version"]
+            "key list", "key revoke", "export events", "export items", "config", "version"]
 
 
 class Result:
@@ -159,7 +159,7 @@ def test_help_for_every_command():
         assert opt in vitrine("import", "sh3d", "--help").out
     assert "--scope SCOPE" in vitrine("key", "create", "--help").out
     for group, subs in (("key", ["create", "list", "revoke"]),
-                        ("import", ["items", "events", "sh3d"]), ("export", ["events"])):
+                        ("import", ["items", "events", "sh3d"]), ("export", ["events", "items"])):
         r = vitrine(group, "--help")
         assert r.code == 0 and all(s in r.out for s in subs), r
     r = vitrine("help", "key", "create")
@@ -413,6 +413,33 @@ def test_export_round_trip():
     # --after pages from an id.
     tail = vitrine("export", "events", "--db", db, "--after", str(ids[-10])).out.splitlines()
     assert [json.loads(l)["id"] for l in tail] == ids[-9:]
+
+
+def test_export_items_round_trip():
+    db = fresh_db("items-rt.db")
+    src = [{"id": "p%04d" % i, "title": {"en": "Piece %d" % i, "zh": "家具%d" % i},
+            "category": "Living room/Sofas" if i % 2 else "Bedroom/Beds",
+            "price": 100 + i, "currency": "CNY", "stock": i % 5,
+            "dims_cm": {"w": 80 + i, "d": 60, "h": 75}, "hidden": i % 7 == 0,
+            "tags": ["t%d" % (i % 3)], "attributes": {"colour": "black"}}
+           for i in range(1203)]  # more than one page
+    f = write("items-rt.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in src))
+    r = vitrine("import", "items", f, "--db", db)
+    assert r.code == 0, r
+    out = [json.loads(l) for l in vitrine("export", "items", "--db", db).out.splitlines()]
+    assert [o["id"] for o in out] == [e["id"] for e in src], len(out)
+    for a, b in zip(src, out):
+        for k, v in a.items():
+            assert b[k] == v, (k, a, b)
+    # Read back into another database, the export is the same again.
+    db2 = fresh_db("items-rt2.db")
+    exp = write("items-rt-export.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n"
+                                                 for e in out))
+    assert vitrine("import", "items", exp, "--db", db2).code == 0
+    again = [json.loads(l) for l in vitrine("export", "items", "--db", db2).out.splitlines()]
+    strip = lambda its: [{k: v for k, v in e.items() if k not in ("created_at", "updated_at")}
+                         for e in its]
+    assert strip(again) == strip(out)
 
 
 def test_many_events_with_bad_lines_across_batches():
