@@ -337,3 +337,76 @@ void vt_keys_free(struct vt_key *keys)
 {
     vt_free(keys);
 }
+
+/* ---- impressions ---- */
+
+/* 1 if s is a non-empty string NUL-terminated within size bytes. */
+static int fixed_str_ok(const char *s, size_t size)
+{
+    return s[0] && strnlen(s, size) < size;
+}
+
+int vt_store_impressions_append(struct vt_store *s, struct vt_impression *imps, size_t n,
+                                size_t *bad, struct vt_error *err)
+{
+    assert(s);
+    vt_error_clear(err);
+    if (n == 0)
+        return 0;
+    if (!imps)
+        return vt_error_set(err, VT_EINVAL, NULL, "no impressions given");
+    for (size_t i = 0; i < n; i++) {
+        const struct vt_impression *m = &imps[i];
+        const char *field = NULL;
+        if (!fixed_str_ok(m->rec_id, sizeof m->rec_id))
+            field = "rec_id";
+        else if (!fixed_str_ok(m->user_id, sizeof m->user_id))
+            field = "user_id";
+        else if (!fixed_str_ok(m->item_id, sizeof m->item_id))
+            field = "item_id";
+        else if (!fixed_str_ok(m->surface, sizeof m->surface))
+            field = "surface";
+        else if (m->position < 0)
+            field = "position";
+        else if (m->nfeatures > VT_IMPRESSION_MAX_FEATURES)
+            field = "nfeatures";
+        else if (m->ts_ms < 0)
+            field = "ts_ms";
+        if (field) {
+            if (bad)
+                *bad = i;
+            return vt_error_set(err, VT_EINVAL, field, "impression %zu: invalid %s", i, field);
+        }
+    }
+    return s->ops->impressions_append(s->impl, imps, n, bad, err);
+}
+
+int vt_store_impressions_scan(struct vt_store *s, int64_t after_id, size_t limit,
+                              struct vt_impression **out, size_t *n)
+{
+    assert(s && out && n);
+    *out = NULL;
+    *n = 0;
+    if (after_id < 0)
+        after_id = 0;
+    if (limit == 0)
+        return 0;
+    if (limit > VT_STORE_PAGE_MAX)
+        limit = VT_STORE_PAGE_MAX;
+    return s->ops->impressions_scan(s->impl, after_id, limit, out, n);
+}
+
+int vt_store_impressions_prune(struct vt_store *s, int64_t before_ms, int64_t *deleted)
+{
+    assert(s);
+    if (deleted)
+        *deleted = 0;
+    return s->ops->impressions_prune(s->impl, before_ms, deleted);
+}
+
+int vt_store_impressions_count(struct vt_store *s, int64_t *count)
+{
+    assert(s && count);
+    *count = 0;
+    return s->ops->impressions_count(s->impl, count);
+}

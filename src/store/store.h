@@ -65,7 +65,8 @@ int vt_store_items_list(struct vt_store *s, const struct vt_item_query *q,
 int vt_store_user_get(struct vt_store *s, const char *id, struct vt_user *out);
 /* Upsert attributes and consent (NULL members leave the stored ones). */
 int vt_store_user_put(struct vt_store *s, const struct vt_user *u);
-/* Delete the user and all their events. VT_ENOTFOUND if unknown. */
+/* Delete the user and all their events and impressions. VT_ENOTFOUND if
+ * unknown (a user who was only shown lists is known: their impressions go). */
 int vt_store_user_delete(struct vt_store *s, const char *id);
 
 /* ---- events ---- */
@@ -197,11 +198,13 @@ struct vt_impression {
     float features[VT_IMPRESSION_MAX_FEATURES]; /* the ranker's inputs then */
     int64_t ts_ms;
 };
-/* One transaction. VT_EINVAL for a bad id or count (*bad = index). */
+/* One transaction, all or nothing; assigns imps[i].id. VT_EINVAL for an
+ * empty or unterminated id, rec_id or surface, a negative position or
+ * time, or too many features (*bad = index). */
 int vt_store_impressions_append(struct vt_store *s, struct vt_impression *imps, size_t n,
                                 size_t *bad, struct vt_error *err);
-/* Impressions with id > after_id, ascending, at most limit; *out is one
- * vt_malloc'ed array (vt_free). */
+/* Impressions with id > after_id, ascending, at most limit (capped at
+ * VT_STORE_PAGE_MAX); *out is one vt_malloc'ed array (vt_free). */
 int vt_store_impressions_scan(struct vt_store *s, int64_t after_id, size_t limit,
                               struct vt_impression **out, size_t *n);
 /* Delete impressions older than before_ms; *deleted may be NULL. */

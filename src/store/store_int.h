@@ -71,6 +71,13 @@ struct vt_store_ops {
                               size_t limit, char ***ids, size_t *n, int *more);
     int (*embeddings_count)(void *impl, const char *model_id, int64_t *count);
     int (*embeddings_prune)(void *impl, const char *keep_model_id, int64_t *deleted);
+
+    int (*impressions_append)(void *impl, struct vt_impression *imps, size_t n, size_t *bad,
+                              struct vt_error *err);
+    int (*impressions_scan)(void *impl, int64_t after_id, size_t limit,
+                            struct vt_impression **out, size_t *n);
+    int (*impressions_prune)(void *impl, int64_t before_ms, int64_t *deleted);
+    int (*impressions_count)(void *impl, int64_t *count);
 };
 
 struct vt_store {

@@ -4,8 +4,9 @@
  * Files. This one holds connections, schema, statements, items, users, keys,
  * metadata, stats, and open/close; event appends and reads (group commit)
  * are in store_sqlite_events.c, the background checkpointer in
- * store_sqlite_checkpoint.c, item embeddings in store_sqlite_embed.c, and
- * what they share in store_sqlite_int.h.
+ * store_sqlite_checkpoint.c, item embeddings in store_sqlite_embed.c,
+ * impressions in store_sqlite_impressions.c, and what they share in
+ * store_sqlite_int.h.
  *
  * Connections. One writer connection, guarded by wlock, does every write;
  * a pool of N_READERS read-only connections serves reads concurrently (WAL
@@ -131,6 +132,27 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (item_id, lang, model_id)"
     ");"
     "CREATE INDEX item_embeddings_model ON item_embeddings(model_id, item_id, lang);",
+
+    /* 3: impressions, what lists showed, for training the ranker
+     * (store_sqlite_impressions.c describes the row). */
+    "CREATE TABLE impressions ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  rec_id TEXT NOT NULL CHECK (length(CAST(rec_id AS BLOB)) BETWEEN 1 AND 23),"
+    "  user_id TEXT NOT NULL CHECK (length(CAST(user_id AS BLOB)) BETWEEN 1 AND 128),"
+    "  item_id TEXT NOT NULL CHECK (length(CAST(item_id AS BLOB)) BETWEEN 1 AND 128),"
+    "  surface TEXT NOT NULL CHECK (length(CAST(surface AS BLOB)) BETWEEN 1 AND 15),"
+    "  position INTEGER NOT NULL CHECK (position >= 0),"
+    "  features BLOB NOT NULL"
+    "    CHECK (length(features) % 4 = 0 AND length(features) <= 128),"
+    "  ts_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX impressions_user ON impressions(user_id);"
+    "CREATE INDEX impressions_ts ON impressions(ts_ms);"
+    "INSERT INTO counts VALUES ('impressions', 0);"
+    "CREATE TRIGGER impressions_count_ins AFTER INSERT ON impressions BEGIN"
+    "  UPDATE counts SET n = n + 1 WHERE name = 'impressions'; END;"
+    "CREATE TRIGGER impressions_count_del AFTER DELETE ON impressions BEGIN"
+    "  UPDATE counts SET n = n - 1 WHERE name = 'impressions'; END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1149,13 +1171,13 @@ out:
     return rc;
 }
 
-/* Deletes the user's events and the user in one transaction. secure_delete
+/* Deletes the user's events, impressions and the user in one transaction. secure_delete
  * zeroes the freed bytes in the database file; emptying the log (a TRUNCATE
  * checkpoint) then removes the old pages the -wal file still held. */
 static int sq_user_delete(void *impl, const char *id)
 {
     struct sq *s = impl;
-    int in_tx = 0, rc;
+    int in_tx = 0, shown, rc;
 
     if (s->read_only)
         return sq_read_only_error(NULL);
@@ -1167,7 +1189,12 @@ static int sq_user_delete(void *impl, const char *id)
     rc = write_key(s, ST_USER_EVENTS_DELETE, id, "deleting a user's events");
     if (rc < 0 && rc != VT_ENOTFOUND)
         goto out;
+    shown = rc = sq_impressions_delete_user(s, id);
+    if (rc < 0)
+        goto out;
     rc = write_key(s, ST_USER_DELETE, id, "deleting a user");
+    if (rc == VT_ENOTFOUND && shown > 0)
+        rc = 0; /* shown lists before any event or profile: still theirs to erase */
     if (rc == 0)
         rc = sq_conn_exec(&s->w, ST_COMMIT, NULL, "deleting a user");
     if (rc < 0)
@@ -1408,4 +1435,8 @@ const struct vt_store_ops vt_store_sqlite_ops = {
     .embeddings_missing = sq_embeddings_missing,
     .embeddings_count = sq_embeddings_count,
     .embeddings_prune = sq_embeddings_prune,
+    .impressions_append = sq_impressions_append,
+    .impressions_scan = sq_impressions_scan,
+    .impressions_prune = sq_impressions_prune,
+    .impressions_count = sq_impressions_count,
 };

@@ -8,7 +8,8 @@
  *                             thread) and event reads;
  *   store_sqlite_checkpoint.c the thread that copies the write-ahead log
  *                             back into the database, off the commit path;
- *   store_sqlite_embed.c      item embeddings (their statements' SQL too).
+ *   store_sqlite_embed.c      item embeddings (their statements' SQL too);
+ *   store_sqlite_impressions.c impressions (their statements' SQL too).
  *
  * Locks, always taken in this order: wlock, then ck.run, then ck.lock; qlock
  * and rlock are never held while taking another. Each field of struct sq
@@ -209,6 +210,19 @@ int sq_embeddings_missing(void *impl, const char *model_id, const char *after_id
                           char ***ids, size_t *n, int *more);
 int sq_embeddings_count(void *impl, const char *model_id, int64_t *count);
 int sq_embeddings_prune(void *impl, const char *keep_model_id, int64_t *deleted);
+
+/* ---- store_sqlite_impressions.c ---- */
+
+/* The vt_store_ops members (contracts in store.h and store_int.h). */
+int sq_impressions_append(void *impl, struct vt_impression *imps, size_t n, size_t *bad,
+                          struct vt_error *err);
+int sq_impressions_scan(void *impl, int64_t after_id, size_t limit, struct vt_impression **out,
+                        size_t *n);
+int sq_impressions_prune(void *impl, int64_t before_ms, int64_t *deleted);
+int sq_impressions_count(void *impl, int64_t *count);
+/* Deletes the user's impressions: wlock held, inside the caller's
+ * transaction. Returns how many (>= 0) or VT_EDB. */
+int sq_impressions_delete_user(struct sq *s, const char *user_id);
 
 /* ---- store_sqlite_checkpoint.c ---- */
 

@@ -1167,7 +1167,7 @@ TEST(embeddings_put_get_scan_missing_and_cascade)
     CHECK(s != NULL);
     if (!s)
         return;
-    CHECK_EQ_INT(vt_store_schema_version(s), 2);
+    CHECK(vt_store_schema_version(s) >= 2); /* 2 brought embeddings */
     static const char *const ids[] = {"a", "b", "c"};
     put_items(s, ids, 3);
 
@@ -1387,8 +1387,11 @@ TEST(migration_1_to_2_adds_embeddings)
     vt_store_close(s);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_exec(db, "DROP TABLE item_embeddings; PRAGMA user_version = 1;", NULL,
-                              NULL, NULL), SQLITE_OK);
+    /* back to version 1: without what versions 2 (embeddings) and 3
+     * (impressions) added */
+    CHECK_EQ_INT(sqlite3_exec(db, "DROP TABLE item_embeddings; DROP TABLE impressions; "
+                              "DELETE FROM counts WHERE name = 'impressions'; "
+                              "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 
     /* read-only cannot migrate: refused with a hint */
@@ -1401,7 +1404,7 @@ TEST(migration_1_to_2_adds_embeddings)
     CHECK_EQ_INT(vt_store_open(path, NULL, &s, &err), 0);
     if (!s)
         return;
-    CHECK_EQ_INT(vt_store_schema_version(s), 2);
+    CHECK(vt_store_schema_version(s) >= 2); /* the newest, past 2 */
     struct vt_item it;
     CHECK_EQ_INT(vt_store_item_get(s, "old-1", &it), 0);
     vt_item_reset(&it);
