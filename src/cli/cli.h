@@ -85,6 +85,7 @@ int cmd_export_items(struct cli *c);
 int cmd_embed(struct cli *c);
 int cmd_model_info(struct cli *c);
 int cmd_eval(struct cli *c);
+int cmd_train(struct cli *c);
 /* The imports followed by embedding the new and changed items (config
  * embed_on_import; cmd_embed.c). */
 int cmd_import_items_embed(struct cli *c);

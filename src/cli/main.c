@@ -138,6 +138,15 @@ static const struct cli_cmd commands[] = {
       {"--interactions", "RULE", "positive: learn from ratings >= 4 (default); all: every rating"},
       {"--no-tune", NULL, "skip the validation search and use default hyper-parameters"}},
      cmd_eval},
+    {"train", "", 0, 0, "retrain the ranker on the logged impressions and print the report",
+     "Rebuilds the models from the database and trains the ranker from its prior on\n"
+     "the impressions whose label window has passed, labelled by what each shopper\n"
+     "did next. The newest 20% are held out: the new ranker is accepted, and saved\n"
+     "for the next server start, only when it ranks them better than chance and no\n"
+     "worse than the ranker saved now; otherwise the report says why it was refused.\n"
+     "Exit status 0 either way. Details: docs/ranker.md.",
+     {{"--json", NULL, "print the report as one JSON object"}},
+     cmd_train},
     {"config", "", 0, 0, "print the effective configuration, with help for every key",
      "The output is a valid vitrine.conf. Precedence, lowest first: defaults, the\n"
      "configuration file, VITRINE_* environment variables, command-line flags.",
