@@ -167,7 +167,8 @@ void eng_live_free(struct eng_live *l);
 /* Apply stored events (any users, in order) to live state: the session
  * vector moves toward each event's item embedding (weight of the event's
  * type, decayed by rec.session_half_life_s), recent lists and sets
- * update. Users not yet in memory are loaded from the store first. */
+ * update. Users not in memory are left to the store, which already has
+ * these events: eng_live_view loads them on their next request. */
 void eng_live_apply(struct vt_engine *e, const struct eng_snapshot *s,
                     const struct vt_event *evs, size_t n);
 /* The user's state now (loading it from the store on first use). The
@@ -179,6 +180,9 @@ int eng_live_view(struct vt_engine *e, const struct eng_snapshot *s, const char 
 void eng_live_forget(struct eng_live *l, const char *user_id);
 /* Users held in memory and bytes used (GET /v1/model, benchmarks). */
 void eng_live_stats(struct eng_live *l, size_t *users, size_t *bytes);
+/* Most users and bytes held (defaults 100,000 users, 256 MiB); past
+ * either the least recently seen are evicted (the store keeps them). */
+void eng_live_set_limits(struct eng_live *l, size_t max_users, size_t max_bytes);
 
 /* ---- features (features.c) ------------------------------------------------- */
 
@@ -252,6 +256,9 @@ int eng_feature_ctx_init(struct eng_feature_ctx *c, struct vt_engine *e,
 void eng_feature_ctx_reset(struct eng_feature_ctx *c);
 /* Fill cand->f; sets reason_item for the features that name an item. */
 void eng_features(const struct eng_feature_ctx *c, struct eng_cand *cand);
+/* The catalog item feature f of cand names (the viewed item behind
+ * cf_knn, the placed one behind ar_near, ...), or -1. */
+int32_t eng_feature_item(const struct eng_feature_ctx *c, const struct eng_cand *cand, int f);
 
 /* ---- business rules (rules.c) ---------------------------------------------- */
 
