@@ -538,6 +538,16 @@ out:
     return rc;
 }
 
+int vt_textenc_segmenter(struct vt_textenc *te, const struct vt_jieba **out,
+                         struct vt_error *err)
+{
+    *out = NULL;
+    int rc = vt_textenc_load_text(te, err);
+    if (rc == 0)
+        *out = te->seg;
+    return rc;
+}
+
 /* The item's English title and description, for the keyword corpus. */
 static int english_text(const struct vt_item *it, struct vt_buf *b)
 {

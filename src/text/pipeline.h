@@ -129,6 +129,15 @@ int vt_textenc_tokenize(struct vt_textenc *te, const char *text, size_t n,
 int vt_textenc_analyze(struct vt_textenc *te, const char *text, size_t n, json_t **out,
                        struct vt_error *err);
 
+/* The Chinese segmenter the analyses use (loads the text data first if
+ * needed), for indexes that must cut words the same way (the search
+ * index). It belongs to te and is only read after loading: any thread may
+ * use it until vt_textenc_free. Returns 0 or VT_EUNAVAIL (text data
+ * missing, with the reason in err). */
+struct vt_jieba;
+int vt_textenc_segmenter(struct vt_textenc *te, const struct vt_jieba **out,
+                         struct vt_error *err);
+
 /* Teach the analysis the catalog's words: the item's attributes, category,
  * tags and titles join the attribute vocabulary, its English title and
  * description the keyword corpus. Loads the analysis parts if needed.
