@@ -26,7 +26,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all check unit run bootstrap demo clean bench-ingest
+.PHONY: all check unit run bootstrap demo clean bench-ingest vendor
 all: vitrine libvitrine.a
 
 bootstrap:
@@ -52,16 +52,53 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h libvitrine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(WHOLE_LIB) $(LDFLAGS) $(PKG_LIBS) $(LDLIBS)
 
+# Front-end files the storefront serves, copied from node_modules (npm ci in
+# the bootstrap) into web/vendor/ (git-ignored): no bundler, no CDN. The
+# Draco and Basis decoders are the ones <model-viewer> would otherwise
+# fetch from gstatic; web/item.html points it at these copies.
+VENDOR_FILES := \
+  web/vendor/model-viewer/model-viewer.min.js:node_modules/@google/model-viewer/dist/model-viewer.min.js \
+  web/vendor/model-viewer/LICENSE:node_modules/@google/model-viewer/LICENSE \
+  web/vendor/draco/draco_wasm_wrapper.js:node_modules/three/examples/jsm/libs/draco/gltf/draco_wasm_wrapper.js \
+  web/vendor/draco/draco_decoder.wasm:node_modules/three/examples/jsm/libs/draco/gltf/draco_decoder.wasm \
+  web/vendor/draco/draco_decoder.js:node_modules/three/examples/jsm/libs/draco/gltf/draco_decoder.js \
+  web/vendor/basis/basis_transcoder.js:node_modules/three/examples/jsm/libs/basis/basis_transcoder.js \
+  web/vendor/basis/basis_transcoder.wasm:node_modules/three/examples/jsm/libs/basis/basis_transcoder.wasm \
+  web/vendor/three/LICENSE:node_modules/three/LICENSE \
+  web/vendor/three/three.module.min.js:node_modules/three/build/three.module.min.js \
+  web/vendor/three/three.core.min.js:node_modules/three/build/three.core.min.js
+VENDOR_OUT := $(foreach f,$(VENDOR_FILES),$(word 1,$(subst :, ,$(f))))
+define vendor_rule
+$(word 1,$(subst :, ,$(1))): $(word 2,$(subst :, ,$(1)))
+	@mkdir -p $$(dir $$@)
+	cp $$< $$@
+endef
+$(foreach f,$(VENDOR_FILES),$(eval $(call vendor_rule,$(f))))
+# three's add-ons (loaders, controls, WebXR helpers) as one folder, for pages
+# that use three directly: import map "three/addons/" -> /vendor/three/addons/.
+web/vendor/three/addons/.stamp: node_modules/three/package.json
+	@rm -rf web/vendor/three/addons && mkdir -p web/vendor/three
+	cp -r node_modules/three/examples/jsm web/vendor/three/addons
+	@touch $@
+# The offline evaluation plots (docs/evaluation.md), shown by admin.html.
+EVAL_PLOTS := $(patsubst docs/img/%,web/vendor/eval/%,$(wildcard docs/img/eval-*.svg))
+web/vendor/eval/%.svg: docs/img/%.svg
+	@mkdir -p $(dir $@)
+	cp $< $@
+vendor: $(VENDOR_OUT) web/vendor/three/addons/.stamp $(EVAL_PLOTS)
+node_modules/%:
+	@echo "make vendor: $@ is missing; run scripts/bootstrap (npm ci) first" >&2; exit 1
+
 # Unit tests only (no bootstrap), for a quick edit-test loop.
 unit: $(TESTS)
 	@scripts/run-tests --unit-only $(TESTS)
 
 check: bootstrap
-	@$(MAKE) --no-print-directory all $(TESTS)
+	@$(MAKE) --no-print-directory all vendor $(TESTS)
 	@scripts/run-tests $(TESTS)
 
 run: bootstrap
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all vendor
 	@scripts/fetch-demo
 	./vitrine serve --db $${VITRINE_DB:-./vitrine.db}
 
@@ -69,6 +106,6 @@ bench-ingest: all
 	bench/ingest/run
 
 clean:
-	rm -rf $(BUILD) vitrine libvitrine.a test-artifacts
+	rm -rf $(BUILD) vitrine libvitrine.a test-artifacts web/vendor
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

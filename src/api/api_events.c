@@ -10,6 +10,10 @@
  * only: the request must carry X-Vitrine-Session with a token from POST
  * /v1/session, and every event's user_id must be that token's user (403
  * otherwise). Ingest and admin keys send events for anyone.
+ *
+ * navigator.sendBeacon() cannot set headers, so a public key may instead
+ * come as ?key= (server.c) and the token as ?session=; the header wins when
+ * both are present.
  */
 #include <string.h>
 
@@ -26,10 +30,12 @@ void api_h_events_post(struct api_req *r)
     char session_user[64] = "";
     if (r->scope < VT_SCOPE_INGEST) {
         const char *tok = api_header(r, SESSION_HEADER);
+        if (!tok && r->scope == VT_SCOPE_PUBLIC)
+            tok = api_query_get(r, "session");
         if (!tok) {
             api_reply_error(r, VT_EFORBIDDEN, NULL,
                             "a %s key may only send events with an " SESSION_HEADER
-                            " header from POST /v1/session",
+                            " header (or ?session=) from POST /v1/session",
                             vt_scope_name(r->scope));
             return;
         }

@@ -84,6 +84,7 @@ struct api_server {
     struct api_ratelimit *ingest_rate; /* per key id, NULL if unlimited */
     struct api_metrics *metrics;
     unsigned char session_key[32];     /* HMAC key of anonymous sessions */
+    char storefront_key[VT_KEY_MAX];   /* the storefront's public key */
     uint32_t rid_prefix;
     atomic_uint_fast64_t next_rid;
     const char *route_labels[API_MAX_ROUTES + 3]; /* metric labels */
@@ -221,6 +222,10 @@ void api_h_retrain(struct api_req *r);
 /* The text pipeline of the server, NULL when api_text_start did not run. */
 struct vt_textenc *api_text_pipeline(struct api_server *srv);
 
+/* ---- api_dashboard.c: what the admin dashboard reads ---- */
+void api_h_admin_stats(struct api_req *r);
+void api_h_admin_events(struct api_req *r);
+
 /* ---- session.c: anonymous storefront sessions ---- */
 /* Load the HMAC key from the store's metadata, creating it on first start. */
 int api_session_key_load(struct vt_store *s, unsigned char key[32], struct vt_error *err);
@@ -228,6 +233,12 @@ int api_session_key_load(struct vt_store *s, unsigned char key[32], struct vt_er
  * usersz). VT_EFORBIDDEN on anything else. */
 int api_session_check(const unsigned char key[32], const char *token, char *user,
                       size_t usersz);
+
+/* ---- api_storefront.c: the storefront's public key ---- */
+/* Load the key from the store's metadata, creating it (scope public) on
+ * first start or when the stored one no longer works. */
+int api_storefront_key_load(struct vt_store *s, char key[VT_KEY_MAX], struct vt_error *err);
+void api_h_storefront(struct api_req *r);
 
 /* ---- shared helpers (reply.c) ---- */
 /* A request header value, or NULL. */

@@ -19,6 +19,7 @@ static const struct api_route routes[] = {
     {API_M_GET, "/healthz", api_h_healthz, API_OPEN, 0},
     {API_M_GET, "/metrics", api_h_metrics, VT_SCOPE_ADMIN, 0},
     {API_M_POST, "/v1/session", api_h_session_new, VT_SCOPE_PUBLIC, 0},
+    {API_M_GET, "/v1/storefront", api_h_storefront, API_OPEN, 0},
     {API_M_GET, "/v1/items", api_h_items_list, VT_SCOPE_PUBLIC, 0},
     {API_M_POST, "/v1/items", api_h_items_post_embed, VT_SCOPE_INGEST, 1},
     {API_M_GET, "/v1/items/{id}", api_h_item_get, VT_SCOPE_PUBLIC, 0},
@@ -41,6 +42,8 @@ static const struct api_route routes[] = {
     {API_M_GET, "/v1/categories", api_h_categories, VT_SCOPE_PUBLIC, 0},
     {API_M_GET, "/v1/model", api_h_model, VT_SCOPE_READ, 0},
     {API_M_POST, "/v1/admin/retrain", api_h_retrain, VT_SCOPE_ADMIN, 0},
+    {API_M_GET, "/v1/admin/stats", api_h_admin_stats, VT_SCOPE_ADMIN, 0},
+    {API_M_GET, "/v1/admin/events", api_h_admin_events, VT_SCOPE_ADMIN, 0},
 };
 
 #define NROUTES (sizeof routes / sizeof routes[0])

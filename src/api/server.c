@@ -232,24 +232,35 @@ static void reply_429(struct api_req *r, int retry_after)
 }
 
 /* Authenticate and authorise r for a route needing `need`; answers and
- * returns -1 on refusal. */
+ * returns -1 on refusal. POST /v1/events also takes a public key as ?key=
+ * (navigator.sendBeacon cannot set headers); any other scope sent that way
+ * is refused. */
 static int authorise(struct api_req *r, int need)
 {
     struct api_server *srv = r->srv;
     const char *h = api_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    int in_query = 0;
+    size_t nroutes;
+    const struct api_route *routes = api_routes(&nroutes);
+    if (!h && routes[r->route].handler == api_h_events_post) {
+        h = api_query_get(r, "key");
+        in_query = h != NULL;
+    }
     if (!h) {
         reply_401(r, "this route needs an API key: send 'Authorization: Bearer <key>'", 0);
         return -1;
     }
-    while (*h == ' ' || *h == '\t')
-        h++;
-    if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) {
-        reply_401(r, "the Authorization header must read 'Bearer <key>'", 0);
-        return -1;
+    if (!in_query) {
+        while (*h == ' ' || *h == '\t')
+            h++;
+        if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) {
+            reply_401(r, "the Authorization header must read 'Bearer <key>'", 0);
+            return -1;
+        }
+        h += 7;
+        while (*h == ' ' || *h == '\t')
+            h++;
     }
-    h += 7;
-    while (*h == ' ' || *h == '\t')
-        h++;
     char key[VT_KEY_MAX];
     size_t n = strcspn(h, " \t");
     if (n >= sizeof key || h[n + strspn(h + n, " \t")] != '\0') {
@@ -270,6 +281,11 @@ static int authorise(struct api_req *r, int need)
         return -1;
     }
     r->scope = scope;
+    if (in_query && scope != VT_SCOPE_PUBLIC) {
+        api_reply_error(r, VT_EFORBIDDEN, "key", "only a public key may be sent as ?key=; send "
+                        "a %s key in the Authorization header", vt_scope_name(scope));
+        return -1;
+    }
     if (scope < need) {
         api_reply_error(r, VT_EFORBIDDEN, NULL, "this route needs a key with scope '%s'; this "
                         "key has scope '%s'",
@@ -678,6 +694,9 @@ static int server_init(struct api_server *srv, const struct vt_conf *conf, struc
     if (rc)
         return vt_error_set(err, rc, NULL, "metrics: %s", vt_strerror(rc));
     rc = api_session_key_load(store, srv->session_key, err);
+    if (rc)
+        return rc;
+    rc = api_storefront_key_load(store, srv->storefront_key, err);
     if (rc)
         return rc;
     api_text_start(srv); /* loads and embeds in the background */

@@ -71,6 +71,7 @@ static const struct vt_conf_key keys[] = {
     {"rec.ials_iterations", "10", "iALS iterations per retrain"},
     {"search.semantic_weight", "0.5", "weight of semantic similarity against BM25 in search, 0..1"},
     {"similar.content_weight", "0.6", "weight of content similarity against co-interaction in similar items, 0..1"},
+    {"storefront.currency", "CNY", "currency GET /v1/storefront tells the pages (the demo catalog's prices are CNY)"},
     {"fit.clearance_cm", "2", "clearance a piece needs on each side to fit a space, centimetres"},
     {NULL, NULL, NULL},
 };
