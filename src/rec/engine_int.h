@@ -79,6 +79,9 @@ struct eng_catalog {
     char model_id[VT_MODEL_ID_MAX + 1];
     float *emb;             /* nitems x dim; zero rows where has_emb is 0 */
     uint8_t *has_emb;
+    float cos_floor;        /* the cosine of two unrelated items: the mean
+                               over random pairs of items (0 without
+                               vectors); features rescale from it */
     struct vt_index *ann;   /* cosine HNSW (flat under 2,000 items) over the
                                rows with a vector; label = catalog index */
     struct vt_bm25 *bm25;   /* lexical index (search.c builds it) */

@@ -24,7 +24,10 @@
  *   ar_self       1 - exp(-s), s the shopper's decayed AR weight on the
  *                 item in units of one fresh ar_place
  *   ar_near       max over the shopper's AR items a (not the item) of
- *                 max(0, cos(item, a)) * min(1, s_a)
+ *                 max(0, (cos(item, a) - f) / (1 - f)) * min(1, s_a), f
+ *                 the catalog's cosine of two unrelated items
+ *                 (snapshot.c), so that only pieces really like the
+ *                 placed one count as near it
  *   ar_rate       the item's share of shoppers who used AR on it
  *   manipulate    1 - exp(-n), n the decayed count of rotate and zoom
  *                 events on the item
@@ -280,6 +283,14 @@ static int32_t knn_best(const struct eng_feature_ctx *c, int32_t b, double *sum)
     return who;
 }
 
+/* A cosine rescaled so that what two unrelated items of this catalog
+ * score (cat->cos_floor) is 0 and identical is 1. */
+static double above_floor(const struct eng_catalog *cat, double cosine)
+{
+    double f = cat->cos_floor;
+    return clip((cosine - f) / (1 - f), 0, 1);
+}
+
 /* The AR item (not i itself) with the largest closeness to i. */
 static int32_t ar_best(const struct eng_feature_ctx *c, int32_t i, double *val)
 {
@@ -294,7 +305,7 @@ static int32_t ar_best(const struct eng_feature_ctx *c, int32_t i, double *val)
         const float *va = item_vec(c->s->cat, a);
         if (a == i || !va)
             continue;
-        double x = clip(dot(v, va, c->s->cat->dim), 0, 1) * clip(c->ar_w[k], 0, 1);
+        double x = above_floor(c->s->cat, dot(v, va, c->s->cat->dim)) * clip(c->ar_w[k], 0, 1);
         if (x > best) {
             best = x;
             who = a;

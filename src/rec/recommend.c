@@ -538,6 +538,30 @@ static int cmp_cand(const void *a, const void *b)
     return (x->item > y->item) - (x->item < y->item);
 }
 
+/* A reason that names another item ("Because you placed X in your room")
+ * is given only when the item is really close to X: a small closeness
+ * times a large learned weight can still be the biggest contribution,
+ * and "because you placed a sofa" under a sleeping bag reads as nonsense.
+ * Below the minimum the next contribution speaks instead. */
+#define REASON_MIN_KNN 0.25f
+/* Closeness by embedding, rescaled from the catalog's floor (features.c):
+ * on the demo catalog sofas score 0.85-0.9 to another sofa, armchairs
+ * about 0.7, a bedside table 0.58 and a sleeping bag 0.5. */
+#define REASON_MIN_CLOSE 0.65f
+static int reason_strong_enough(const struct eng_catalog *cat, const struct eng_cand *c, int f)
+{
+    if (f == ENG_X_CF_KNN)
+        return c->f[f] >= REASON_MIN_KNN;
+    if (f == ENG_Y_AR_NEAR)
+        return c->f[f] >= REASON_MIN_CLOSE;
+    if (f == ENG_X_SEM_SESSION || f == ENG_X_SEM_CONTEXT || f == ENG_X_SEM_TEXT) {
+        /* raw cosines: measured from what unrelated items score */
+        float floor = cat->cos_floor;
+        return (c->f[f] - floor) / (1 - floor) >= REASON_MIN_CLOSE;
+    }
+    return 1;
+}
+
 /* p, z, a and the feature that raised p most, for every candidate. */
 static uint64_t score_all(struct rec_req *r)
 {
@@ -557,7 +581,7 @@ static uint64_t score_all(struct rec_req *r)
             float best = 0;
             c->reason = -1;
             for (int f = 0; f < ENG_NFEAT; f++)
-                if (contrib[f] > best) {
+                if (contrib[f] > best && reason_strong_enough(r->s->cat, c, f)) {
                     best = contrib[f];
                     c->reason = f;
                 }
@@ -746,7 +770,11 @@ static json_t *reason_of(struct rec_req *r, const struct eng_cand *c)
     /* An item named for the history that the shopper placed in their
      * room is told as such: the strongest thing they did with it. */
     int ar_named = f == ENG_Y_AR_NEAR || f == ENG_Y_AR_SELF;
-    if (!ar_named && item >= 0 && f != ENG_X_SEM_CONTEXT)
+    /* Only for features that say the item is like the named one: a
+     * category share or a price range naming the placed piece would turn
+     * "in your price range" into "because you placed it". */
+    if (!ar_named && item >= 0 &&
+        (f == ENG_X_SEM_SESSION || f == ENG_X_CF_KNN || f == ENG_X_CF_ALS))
         for (size_t k = 0; k < r->fc.nar; k++)
             ar_named |= r->fc.ar_items[k] == item;
     if (ar_named) {
@@ -795,12 +823,29 @@ static json_t *reason_of(struct rec_req *r, const struct eng_cand *c)
             snprintf(zh, sizeof zh, "根据您的搜索");
         }
         break;
+    case ENG_X_CATEGORY: {
+        /* The share of the history in the item's category: say so, not
+         * "because you viewed" a piece it may be nothing like. */
+        const char *leaf = category_leaf(s, c->item);
+        code = "category";
+        if (leaf)
+            snprintf(en, sizeof en, "More in %s, where you have been looking", leaf);
+        else
+            snprintf(en, sizeof en, "More of what you have been looking at");
+        snprintf(zh, sizeof zh, "更多您在看的同类商品");
+        item = -1;
+        break;
+    }
+    case ENG_X_PRICE_FIT:
+        code = "price";
+        snprintf(en, sizeof en, "In the price range you look at");
+        snprintf(zh, sizeof zh, "在您关注的价格范围内");
+        item = -1;
+        break;
     case ENG_X_SEEN:
     case ENG_X_CF_KNN:
     case ENG_X_SEM_SESSION:
     case ENG_X_CF_ALS:
-    case ENG_X_CATEGORY:
-    case ENG_X_PRICE_FIT:
         if (bought(r, item) && item != c->item) {
             code = "bought";
             snprintf(en, sizeof en, "Because you bought %s", t);

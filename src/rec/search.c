@@ -58,7 +58,8 @@
 #define DIM_NEAR 0.15          /* "2 m wide": within 15% */
 #define CHIPS_MAX 24
 #define FIT_LIST_MAX 100
-#define FIT_SIM_BUCKET 0.05    /* similarity is compared in steps of this */
+#define FIT_SIM_BUCKET 0.02    /* similarity is compared in steps of this */
+#define FIT_SAME_KIND 0.5      /* added to the similarity of pieces of one kind */
 #define UNBOUNDED_CM 1e9       /* an axis of a space that was not given */
 
 /* ---- the lexical index ------------------------------------------------------- */
@@ -1120,11 +1121,52 @@ static int fit_alt_cmp(const void *a, const void *b)
     return (x->item > y->item) - (x->item < y->item);
 }
 
+/* The head noun of an English title, lower case and singular: the last
+ * word of letters ("Corner sofa" -> "sofa", "Bunk beds" -> "bed"), or ""
+ * when there is none. out holds at least 32 bytes. */
+static void head_noun(const char *title, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    if (!title)
+        return;
+    const char *end = NULL, *start = NULL;
+    for (const char *p = title; *p; p++) {
+        int letter = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
+        if (letter && (p == title || !((p[-1] >= 'a' && p[-1] <= 'z') ||
+                                       (p[-1] >= 'A' && p[-1] <= 'Z'))))
+            start = p;
+        if (letter)
+            end = p + 1;
+    }
+    if (!start || !end || end <= start || (size_t)(end - start) >= outsz)
+        return;
+    size_t n = 0;
+    for (const char *p = start; p < end; p++)
+        out[n++] = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
+    if (n > 3 && out[n - 1] == 's' && out[n - 2] != 's')
+        n--;
+    out[n] = '\0';
+}
+
+/* How alike two pieces are for "which similar pieces fit": the cosine of
+ * their embeddings, plus FIT_SAME_KIND when their English titles end in
+ * the same noun, so a sofa's alternatives are sofas first: the demo
+ * catalog's categories are rooms ("Living room" holds sofas and
+ * televisions) and sentence-embedding cosines of unrelated furniture lie
+ * close together. */
 static double item_sim(const struct eng_catalog *c, int32_t a, int32_t b)
 {
-    if (a < 0 || !c->emb || c->dim == 0 || !c->has_emb[a] || !c->has_emb[b])
+    if (a < 0)
         return 0;
-    return dot(c->emb + (size_t)a * c->dim, c->emb + (size_t)b * c->dim, c->dim);
+    double sim = 0;
+    if (c->emb && c->dim > 0 && c->has_emb[a] && c->has_emb[b])
+        sim = dot(c->emb + (size_t)a * c->dim, c->emb + (size_t)b * c->dim, c->dim);
+    char ha[64], hb[64];
+    head_noun(c->items[a].title_en, ha, sizeof ha);
+    head_noun(c->items[b].title_en, hb, sizeof hb);
+    if (ha[0] && strcmp(ha, hb) == 0)
+        sim += FIT_SAME_KIND;
+    return sim;
 }
 
 int vt_engine_fit(struct vt_engine *e, const json_t *body, json_t **out, struct vt_error *err)

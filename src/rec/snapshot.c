@@ -342,6 +342,49 @@ static int catalog_embeddings(struct vt_engine *e, struct eng_catalog *c, struct
     return rc;
 }
 
+/* Sentence encoders put unrelated texts well above cosine 0 (USE-Lite:
+ * about 0.3-0.5 between pieces of furniture), so "how close" only means
+ * something above what two random items score. The mean over up to
+ * FLOOR_PAIRS random pairs (a fixed generator: the same catalog gives the
+ * same floor) is that level. */
+#define FLOOR_PAIRS 20000
+static void catalog_cos_floor(struct eng_catalog *c)
+{
+    c->cos_floor = 0;
+    if (c->dim == 0)
+        return;
+    int32_t *with = vt_malloc((size_t)c->nitems * sizeof *with);
+    if (!with)
+        return;
+    int32_t n = 0;
+    for (int32_t i = 0; i < c->nitems; i++)
+        if (c->has_emb[i])
+            with[n++] = i;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    double sum = 0;
+    int64_t pairs = 0;
+    int64_t want = (int64_t)n * (n - 1) / 2 < FLOOR_PAIRS ? (int64_t)n * (n - 1) / 2 : FLOOR_PAIRS;
+    for (int64_t k = 0; n > 1 && k < want * 2 && pairs < want; k++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int32_t a = with[(x >> 11) % (uint64_t)n];
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int32_t b = with[(x >> 11) % (uint64_t)n];
+        if (a == b)
+            continue;
+        const float *va = c->emb + (size_t)a * c->dim, *vb = c->emb + (size_t)b * c->dim;
+        double d = 0;
+        for (uint32_t j = 0; j < c->dim; j++)
+            d += (double)va[j] * vb[j];
+        sum += d;
+        pairs++;
+    }
+    vt_free(with);
+    if (pairs > 0) {
+        double m = sum / (double)pairs;
+        c->cos_floor = (float)(m > 0 && m < 0.95 ? m : 0);
+    }
+}
+
 static int catalog_ann(struct eng_catalog *c, struct vt_error *err)
 {
     if (c->dim == 0)
@@ -388,6 +431,7 @@ int eng_catalog_build(struct vt_engine *e, struct eng_catalog **out, struct vt_e
     }
     if ((rc = catalog_items(e, c, err)) || (rc = catalog_categories(c, err)) ||
         (rc = catalog_embeddings(e, c, err)) || (rc = catalog_ann(c, err)) ||
+        (catalog_cos_floor(c), 0) ||
         (rc = eng_search_index_build(e, c, err)))
         goto out;
     c->built_ms = vt_time_now_ms();

@@ -40,7 +40,7 @@ MODEL = os.path.join(ROOT, "data", "models", "use-lite")
 TEXT_DIR = os.path.join(ROOT, "data", "text")
 MODEL_ID = "use-lite@0.2.0"
 NITEMS = 120
-REASON_CODES = {"ar_place", "tryon", "viewed", "searched", "similar_to_context", "bought",
+REASON_CODES = {"ar_place", "tryon", "viewed", "category", "price", "searched", "similar_to_context", "bought",
                 "popular", "trending", "explore"}
 SOURCES = {"session", "als", "knn", "text", "context", "ar", "trending", "popular", "explore"}
 TESTS = []
