@@ -67,6 +67,7 @@ static const struct vt_conf_key keys[] = {
     {"rec.repurchase_categories", "", "comma list of category prefixes whose purchased items may be recommended again"},
     {"rec.online_learning_rate", "0.02", "step size of the ranker's online update after each event batch (0 = off)"},
     {"rec.label_window_s", "1800", "an engagement this soon after an impression labels it positive, seconds"},
+    {"rec.impressions_keep_days", "90", "delete logged impressions older than this, days (0 = keep them all)"},
     {"rec.ials_factors", "64", "factors of the iALS model"},
     {"rec.ials_iterations", "10", "iALS iterations per retrain"},
     {"search.semantic_weight", "0.5", "weight of semantic similarity against BM25 in search, 0..1"},

@@ -61,6 +61,7 @@ void eng_params_from_conf(const struct vt_conf *c, struct eng_params *p)
     p->repurchase = vt_strdup(rp ? rp : "");
     p->online_lr = vt_conf_double(c, "rec.online_learning_rate");
     p->label_window_s = vt_conf_double(c, "rec.label_window_s");
+    p->impressions_keep_days = vt_conf_double(c, "rec.impressions_keep_days");
     p->ials_factors = (int)vt_conf_int(c, "rec.ials_factors");
     p->ials_iterations = (int)vt_conf_int(c, "rec.ials_iterations");
     p->search_semantic = vt_conf_double(c, "search.semantic_weight");
@@ -612,6 +613,8 @@ static void deadline_in(struct timespec *ts, int64_t ms)
     }
 }
 
+#define PRUNE_EVERY_MS (3600 * 1000LL)
+
 static void *engine_thread(void *arg)
 {
     struct vt_engine *e = arg;
@@ -620,6 +623,7 @@ static void *engine_thread(void *arg)
      * rebuild of t seconds the next waits at least CATALOG_REST x t, so
      * rebuilds take at most a third of a core. */
     int64_t rest_until = 0;
+    int64_t next_prune = 0;
     pthread_mutex_lock(&e->work_lock);
     while (!e->stop) {
         struct timespec ts;
@@ -640,6 +644,17 @@ static void *engine_thread(void *arg)
         pthread_mutex_unlock(&e->work_lock);
 
         eng_implog_flush(e);
+        if (e->params.impressions_keep_days > 0 && now >= next_prune) {
+            /* Impressions older than the retention go, once an hour: the
+             * ranker learns from recent behaviour, and a log that only
+             * grows is data kept for no purpose. */
+            int64_t deleted = 0;
+            int64_t before = now - (int64_t)(e->params.impressions_keep_days * 86400000.0);
+            if (vt_store_impressions_prune(e->store, before, &deleted) == 0 && deleted > 0)
+                vt_info("old impressions deleted", "count=%lld keep_days=%g",
+                        (long long)deleted, e->params.impressions_keep_days);
+            next_prune = now + PRUNE_EVERY_MS;
+        }
         if (rebuild && !want) {
             int64_t t0 = vt_time_now_ms();
             int rc = rebuild_catalog(e);

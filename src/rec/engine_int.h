@@ -128,6 +128,7 @@ struct eng_params {
     char *repurchase;            /* rec.repurchase_categories (comma list) */
     double online_lr;            /* rec.online_learning_rate */
     double label_window_s;       /* rec.label_window_s */
+    double impressions_keep_days; /* rec.impressions_keep_days, 0 = forever */
     int ials_factors, ials_iterations;
     double search_semantic;      /* search.semantic_weight */
     double similar_content;      /* similar.content_weight */

@@ -444,7 +444,8 @@ void eng_implog_forget(struct eng_implog *l, const char *user_id)
     for (size_t i = 0; i < l->npending; i++)
         if (strcmp(l->pending[i].user_id, user_id) != 0)
             l->pending[keep++] = l->pending[i];
-    memset(l->pending + keep, 0, (l->npending - keep) * sizeof *l->pending);
+    if (keep < l->npending)
+        memset(l->pending + keep, 0, (l->npending - keep) * sizeof *l->pending);
     l->npending = keep;
     for (size_t k = 0; k < l->count; k++) {
         struct recent *r = &l->ring[(l->head + k) & (l->cap - 1)];

@@ -247,7 +247,7 @@ static int read_events(struct vt_engine *e, struct data *d, struct vt_error *err
             break;
     }
     vt_free(keys);
-    if (rc == 0)
+    if (rc == 0 && d->nev > 1)
         qsort(d->evs, d->nev, sizeof *d->evs, ev_cmp);
     return rc;
 }
@@ -333,7 +333,8 @@ int eng_ranker_retrain(struct vt_engine *e, const struct vt_ranker *serving,
     if (rc < 0)
         goto out;
     label_rows(&d, win);
-    qsort(d.rows, d.n, sizeof *d.rows, row_time_cmp);
+    if (d.n > 1)
+        qsort(d.rows, d.n, sizeof *d.rows, row_time_cmp);
     for (size_t i = 0; i < d.n; i++)
         pos += d.rows[i].label > 0.5f;
     nval = (size_t)((double)d.n * HOLDOUT);
