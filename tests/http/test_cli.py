@@ -31,7 +31,7 @@ SCRATCH = tempfile.mkdtemp(prefix="vitrine-cli-")
 KEY_RE = re.compile(r"^vt_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")
 
 COMMANDS = ["serve", "import items", "import events", "import sh3d", "key create",
-            "key list", "key revoke", "export events", "export items", "config", "version"]
+            "key list", "key revoke", "export events", "export items", "train", "config", "version"]
 
 
 class Result:
