@@ -99,6 +99,12 @@ struct eng_behaviour {
     struct vt_pop *trending;         /* weighted, time-decayed */
     struct vt_itemknn *knn;
     struct vt_ials *ials;            /* NULL with too few events */
+    struct vt_index *als_ann;        /* HNSW over iALS item factors, in the
+                                        reduction of inner product to angle
+                                        (snapshot.c; eng_als_search), label
+                                        = behaviour index; from
+                                        ENG_ALS_ANN_FROM items, below which
+                                        scoring every item is as fast */
     float *ar_rate;                  /* per item: share of its shoppers who
                                         used AR on it, in [0, 1] */
     int64_t last_event_id;           /* events up to this id are in */
@@ -106,6 +112,8 @@ struct eng_behaviour {
     int64_t built_ms;
     double build_seconds, ials_seconds;
 };
+
+#define ENG_ALS_ANN_FROM 5000
 
 struct eng_snapshot {
     atomic_int refs;
@@ -355,6 +363,11 @@ void eng_behaviour_put(struct eng_behaviour *b);
 /* snapshot.c */
 int eng_catalog_build(struct vt_engine *e, struct eng_catalog **out, struct vt_error *err);
 int eng_behaviour_build(struct vt_engine *e, struct eng_behaviour **out, struct vt_error *err);
+/* The k items (behaviour indexes) of largest iALS score for a user's
+ * factors, from b->als_ann. VT_EINVAL without that index or for a zero
+ * or non-finite user vector. */
+int eng_als_search(const struct eng_behaviour *b, const float *user, size_t k, int64_t *labels,
+                   size_t *n);
 /* Takes one reference to each part (the caller's). */
 int eng_snapshot_new(struct eng_catalog *c, struct eng_behaviour *b, uint64_t version,
                      struct eng_snapshot **out);

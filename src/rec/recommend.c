@@ -209,6 +209,22 @@ static int cand_scores(struct rec_req *r, const float *scores, int32_t n, size_t
     return rc;
 }
 
+/* iALS candidates from the index of item factors (large catalogs). */
+static int cand_als_ann(struct rec_req *r, const struct eng_behaviour *b, const float *user,
+                        size_t k)
+{
+    int64_t labels[CAND_ALS];
+    size_t n = 0;
+    if (k > CAND_ALS)
+        k = CAND_ALS;
+    int rc = eng_als_search(b, user, k, labels, &n);
+    if (rc == VT_EINVAL)
+        return 0; /* a zero or non-finite user vector: no iALS candidates */
+    for (size_t j = 0; j < n && !rc; j++)
+        rc = cand_add(r, r->s->cat_of[labels[j]], ENG_SRC_ALS);
+    return rc;
+}
+
 /* The kept item-item neighbours of a catalog item. */
 static int cand_knn_of(struct rec_req *r, int32_t item, size_t k, uint32_t source)
 {
@@ -507,7 +523,9 @@ static int gather(struct rec_req *r, uint64_t seed)
         rc = cand_ann(r, r->text_vec, CAND_TEXT, ENG_SRC_TEXT);
     if (!rc && fc->nhist)
         rc = cand_knn_history(r, fc->hist_items, fc->hist_w, fc->nhist, CAND_KNN, ENG_SRC_KNN);
-    if (!rc && fc->als_user && fc->nhist >= ENG_ALS_MIN_HISTORY && beh && beh->ials) {
+    if (!rc && fc->als_user && fc->nhist >= ENG_ALS_MIN_HISTORY && beh && beh->als_ann) {
+        rc = cand_als_ann(r, beh, fc->als_user, CAND_ALS);
+    } else if (!rc && fc->als_user && fc->nhist >= ENG_ALS_MIN_HISTORY && beh && beh->ials) {
         float *sc = vt_malloc((size_t)beh->ials->nitems * sizeof *sc);
         if (!sc)
             return VT_ENOMEM;

@@ -84,6 +84,7 @@ static void behaviour_free(struct eng_behaviour *b)
     vt_pop_free(b->trending);
     vt_itemknn_free(b->knn);
     vt_ials_free(b->ials);
+    vt_index_free(b->als_ann);
     vt_free(b->ar_rate);
     vt_free(b);
 }
@@ -495,6 +496,70 @@ static int behaviour_ar_rate(struct eng_behaviour *b, const struct trips *ar)
     return rc;
 }
 
+/* The CF embedding space gets its own index, as the text one does: a
+ * shopper's iALS candidates are the items of largest inner product with
+ * their folded-in vector (what iALS scores), found in logarithmic time
+ * instead of by scoring the whole catalog. A graph search by inner
+ * product misses items (norms differ, so the nearest by angle are not the
+ * best), so the items are indexed in the usual reduction of inner product
+ * to angle: y becomes (y, sqrt(M^2 - |y|^2)), M the largest norm, every
+ * vector then has length M, and the query (x, 0) has the same inner
+ * products as before with vectors of equal length: the best by cosine are
+ * the best by inner product. An item whose factors are all zero (no
+ * entries) is left out. */
+static int behaviour_als_ann(struct eng_behaviour *b)
+{
+    const struct vt_ials *m = b->ials;
+    if (!m || m->nitems < ENG_ALS_ANN_FROM)
+        return 0;
+    size_t f = (size_t)m->factors;
+    double max2 = 0;
+    for (int32_t i = 0; i < m->nitems; i++) {
+        const float *y = m->item_f + (size_t)i * f;
+        double n2 = 0;
+        for (size_t k = 0; k < f; k++)
+            n2 += (double)y[k] * y[k];
+        if (n2 > max2)
+            max2 = n2;
+    }
+    if (!(max2 > 0))
+        return 0;
+    float *v = vt_malloc((f + 1) * sizeof *v);
+    if (!v)
+        return VT_ENOMEM;
+    struct vt_hnsw_params p;
+    vt_hnsw_params_init(&p);
+    p.capacity = (uint64_t)m->nitems;
+    p.ef_search = 256; /* a list of 200 candidates is asked for at once */
+    int rc = vt_index_hnsw_new((uint32_t)(f + 1), VT_INDEX_COSINE, &p, &b->als_ann);
+    for (int32_t i = 0; rc == 0 && i < m->nitems; i++) {
+        const float *y = m->item_f + (size_t)i * f;
+        double n2 = 0;
+        for (size_t k = 0; k < f; k++)
+            n2 += (double)y[k] * y[k];
+        if (!(n2 > 0))
+            continue;
+        memcpy(v, y, f * sizeof *v);
+        v[f] = (float)sqrt(max2 - n2 > 0 ? max2 - n2 : 0);
+        rc = vt_index_add(b->als_ann, i, v);
+    }
+    vt_free(v);
+    return rc;
+}
+
+int eng_als_search(const struct eng_behaviour *b, const float *user, size_t k, int64_t *labels,
+                   size_t *n)
+{
+    *n = 0;
+    if (!b->als_ann || !b->ials)
+        return VT_EINVAL;
+    size_t f = (size_t)b->ials->factors;
+    float q[VT_IALS_MAX_FACTORS + 1];
+    memcpy(q, user, f * sizeof *q);
+    q[f] = 0;
+    return vt_index_search(b->als_ann, q, k, NULL, NULL, labels, NULL, n);
+}
+
 static int behaviour_models(struct vt_engine *e, struct eng_behaviour *b,
                             struct vt_error *err)
 {
@@ -526,6 +591,9 @@ static int behaviour_models(struct vt_engine *e, struct eng_behaviour *b,
         if (rc)
             return vt_error_set(err, rc, NULL, "iALS: %s", vt_strerror(rc));
         b->ials_seconds = seconds_since(t0);
+        if ((rc = behaviour_als_ann(b)))
+            return vt_error_set(err, rc, NULL, "the index of iALS item factors: %s",
+                                vt_strerror(rc));
     }
     return 0;
 }

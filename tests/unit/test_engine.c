@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "rec/engine_int.h"
+#include "rec/metrics.h"
 #include "store/store.h"
 #include "text/pipeline.h"
 #include "test.h"
@@ -956,6 +957,99 @@ out:
     vt_store_close(s);
 }
 
+/* The CF space has its own index from ENG_ALS_ANN_FROM items: its search
+ * by a shopper's factors finds what scoring every item finds. */
+TEST(test_als_index)
+{
+    struct vt_store *s = fresh_store();
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    int32_t nitems = 5700; /* tastes cover 5,600: above ENG_ALS_ANN_FROM */
+    struct vt_item *items = vt_calloc((size_t)nitems, sizeof *items);
+    CHECK(items != NULL);
+    for (int32_t i = 0; items && i < nitems; i++) {
+        char id[32], title[48];
+        vt_item_init(&items[i]);
+        snprintf(id, sizeof id, "p%05d", i);
+        snprintf(title, sizeof title, "Piece %d", i);
+        items[i].id = vt_strdup(id);
+        items[i].title = json_pack("{s:s}", "en", title);
+    }
+    size_t bad;
+    struct vt_error err;
+    CHECK_EQ_INT(vt_store_items_put(s, items, (size_t)nitems, VT_PUT_UPSERT, &bad, &err), 0);
+    vt_items_free(items, (size_t)nitems);
+    /* 400 shoppers in 8 tastes, each taste a block of 700 items, 40
+     * clicks each: about 94% of a block is touched, over 5,000 items. */
+    int64_t now = vt_time_now_ms();
+    uint64_t x = 12345;
+    struct vt_event evs[500];
+    size_t nev = 0;
+    for (int u = 0; u < 400; u++) {
+        for (int k = 0; k < 40; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            char uid[16], iid[16];
+            snprintf(uid, sizeof uid, "u%d", u);
+            snprintf(iid, sizeof iid, "p%05d", (int)((u % 8) * 700 + (x >> 20) % 700));
+            struct vt_event *ev = &evs[nev++];
+            vt_event_init(ev);
+            ev->user_id = vt_strdup(uid);
+            ev->item_id = vt_strdup(iid);
+            ev->type = VT_EV_CLICK;
+            ev->value = 1;
+            ev->ts_ms = now - (int64_t)(x % 1000) * 1000;
+            if (nev == 500) {
+                CHECK_EQ_INT(vt_store_events_append(s, evs, nev, &bad, &err), 0);
+                for (size_t j = 0; j < nev; j++)
+                    vt_event_reset(&evs[j]);
+                nev = 0;
+            }
+        }
+    }
+    struct vt_conf *conf = test_conf();
+    vt_conf_set(conf, "rec.ials_factors", "16");
+    vt_conf_set(conf, "rec.ials_iterations", "4");
+    struct vt_engine *e = engine_over(conf, s, 0);
+    CHECK(e != NULL);
+    if (e) {
+        struct eng_snapshot *sn = eng_snapshot_get(e);
+        const struct eng_behaviour *b = sn->beh;
+        CHECK(b->ials != NULL);
+        CHECK(b->als_ann != NULL);
+        if (b->ials && b->als_ann) {
+            const struct vt_ials *m = b->ials;
+            float *sc = vt_malloc((size_t)m->nitems * sizeof *sc);
+            int32_t top[50];
+            int64_t got[50];
+            size_t ntop = 0, ngot = 0, hits = 0, want = 0;
+            for (int32_t u = 0; sc && u < m->nusers; u += 20) {
+                const float *xu = m->user_f + (size_t)u * (size_t)m->factors;
+                vt_ials_score(m, xu, sc);
+                CHECK_EQ_INT(vt_rank_top(sc, m->nitems, NULL, 0, 50, top, &ntop), 0);
+                CHECK_EQ_INT(eng_als_search(b, xu, 50, got, &ngot), 0);
+                /* Items scoring as well as the 50th best count as found:
+                 * a taste's items score nearly alike, so which of them
+                 * make the exact top 50 is a matter of the last digit. */
+                float kth = ntop ? sc[top[ntop - 1]] : 0;
+                for (size_t c = 0; c < ngot; c++)
+                    hits += sc[got[c]] >= kth - 1e-4f * fabsf(kth);
+                want += ntop;
+            }
+            vt_free(sc);
+            CHECK(want > 0);
+            if (want)
+                fprintf(stderr, "  iALS index recall@50: %.3f over %zu\n",
+                        (double)hits / (double)want, want / 50);
+            CHECK(want > 0 && (double)hits / (double)want >= 0.95);
+        }
+        eng_snapshot_put(sn);
+        vt_engine_free(e);
+    }
+    vt_conf_free(conf);
+    vt_store_close(s);
+}
+
 int main(void)
 {
     vt_alloc_install_json();
@@ -970,6 +1064,7 @@ int main(void)
     RUN(test_reads_during_retrain);
     RUN(test_ranker_saved_and_loaded);
     RUN(test_catalog_embeddings);
+    RUN(test_als_index);
     rm_db(DB);
     return TEST_SUMMARY();
 }
