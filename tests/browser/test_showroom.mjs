@@ -130,17 +130,22 @@ test('the keyboard walks and turns; pieces block the way', async () => {
 });
 
 /* The screen point of piece id, walking to it again first when the room
- * re-furnished meanwhile (it does a few seconds after an event, and under
- * load that can fall between the walk and the look); null while it is not
- * in view or not in the room. */
-function walkedTo(page, id) {
-  return page.evaluate((pid) => {
+ * re-furnished meanwhile (it does after events and catalog rebuilds, and
+ * under load that can fall between the walk and the look); when the piece
+ * left the room, the one now at the same place in the list stands in.
+ * Resolves {id, x, y}, or null while nothing is in view. */
+function walkedTo(page, id, index) {
+  return page.evaluate(([pid, at]) => {
     const sr = window.vtShowroom;
+    const st = sr.state();
+    if (!st.pieces.some((p) => p.id === pid) && st.pieces.length) {
+      pid = st.pieces[Math.min(at, st.pieces.length - 1)].id;
+    }
     const pt = sr.screenPoint(pid);
-    if (pt) return pt;
-    if (!sr.state().busy) sr.lookAt(pid);
+    if (pt) return { id: pid, x: pt.x, y: pt.y };
+    if (!st.busy) sr.lookAt(pid);
     return null;
-  }, id);
+  }, [id, index]);
 }
 
 test('clicking a piece in the room opens its page', async () => {
@@ -149,11 +154,11 @@ test('clicking a piece in the room opens its page', async () => {
   const target = st.pieces[Math.min(1, st.pieces.length - 1)].id;
   // Walk to it with the keyboard-accessible list, then click it in the room.
   await page.locator(`[data-testid=piece-list] li[data-item-id="${target}"] [data-testid=piece-goto]`).click();
-  const pt = await waitFor(() => walkedTo(page, target),
+  const pt = await waitFor(() => walkedTo(page, target, 1),
     'the piece is visible after walking to it', 20000);
   await screenshot(page.locator('[data-testid=showroom-canvas]'), 'showroom-walked-to-piece');
   await Promise.all([
-    page.waitForURL((u) => u.pathname === '/item.html' && u.searchParams.get('id') === target, { timeout: 30000 }),
+    page.waitForURL((u) => u.pathname === '/item.html' && u.searchParams.get('id') === pt.id, { timeout: 30000 }),
     page.mouse.click(pt.x, pt.y),
   ]);
   // A drag is a look, not a click: back in the room, dragging across a piece opens nothing.
@@ -163,7 +168,7 @@ test('clicking a piece in the room opens its page', async () => {
   const again = (await state(page)).pieces;
   const target2 = again[Math.min(1, again.length - 1)].id;
   assert(await page.evaluate((id) => window.vtShowroom.lookAt(id), target2), 'walked to the piece');
-  const p2 = await waitFor(() => walkedTo(page, target2), 'visible again', 20000);
+  const p2 = await waitFor(() => walkedTo(page, target2, 1), 'visible again', 20000);
   const yaw0 = (await state(page)).camera.yaw;
   await page.mouse.move(p2.x, p2.y);
   await page.mouse.down();
