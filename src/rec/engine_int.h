@@ -85,6 +85,10 @@ struct eng_catalog {
     struct vt_index *ann;   /* cosine HNSW (flat under 2,000 items) over the
                                rows with a vector; label = catalog index */
     struct vt_bm25 *bm25;   /* lexical index (search.c builds it) */
+    /* Each item's nearest items by embedding, found on first use and kept
+     * (eng_catalog_neighbours): a memo filled by requests with a
+     * compare-and-swap, the only part of a built catalog that changes. */
+    _Atomic(int32_t *) *nbr;
     int64_t built_ms;
     double build_seconds;
 };
@@ -260,6 +264,14 @@ struct eng_feature_ctx {
     float *ar_w;
     size_t nar;
     double price_median;        /* of engaged items, NAN when none */
+    /* Item-item CF of the history, gathered once per request over the
+     * history's neighbour lists (behaviour indexes), NULL when there is
+     * none: the weighted sum of similarities, the largest single term and
+     * the history item behind it. */
+    float *knn_sum, *knn_top;
+    int32_t *knn_who;
+    double knn_total;           /* sum of the history weights */
+    int32_t *recent_items;      /* u->recent[k] as a catalog index, or -1 */
     int64_t now_ms;
 };
 int eng_feature_ctx_init(struct eng_feature_ctx *c, struct vt_engine *e,
@@ -371,6 +383,14 @@ int eng_als_search(const struct eng_behaviour *b, const float *user, size_t k, i
 /* Takes one reference to each part (the caller's). */
 int eng_snapshot_new(struct eng_catalog *c, struct eng_behaviour *b, uint64_t version,
                      struct eng_snapshot **out);
+
+/* The catalog indexes of item's ENG_NBR_KEEP nearest items by embedding
+ * (nearest first, never item itself), *n of them; computed on the first
+ * call for the item and then read from the memo, so the neighbours of a
+ * product page or of a piece placed in AR cost a lookup, not a search.
+ * Returns NULL (*n = 0) for an item without a vector or out of memory. */
+#define ENG_NBR_KEEP 64
+const int32_t *eng_catalog_neighbours(const struct eng_catalog *c, int32_t item, size_t *n);
 
 /* search.c: build c->bm25 from c->items. */
 int eng_search_index_build(struct vt_engine *e, struct eng_catalog *c, struct vt_error *err);

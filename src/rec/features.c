@@ -46,11 +46,15 @@
 
 #include "core/alloc.h"
 #include "core/util.h"
+#include "nn/kernels.h"
 #include "rec/engine_int.h"
 
 #define HIST_HALF_LIFE_S (7.0 * 86400.0)
 #define AR_HALF_LIFE_S 86400.0
 #define RECENCY_SCALE_MS (30.0 * 86400.0 * 1000.0)
+/* Up to this many items the item-item scores of a request are gathered
+ * in dense arrays (12 bytes an item); past it, per candidate. */
+#define KNN_DENSE_MAX 2000000
 
 const char *const eng_x_names[ENG_NX] = {
     "sem_context", "sem_session", "sem_text",  "cf_als",   "cf_knn", "pop",
@@ -77,12 +81,11 @@ static double decay(int64_t now_ms, int64_t ts_ms, double half_life_s)
     return exp2(-age / half_life_s);
 }
 
+/* The SIMD kernel: candidates x history x dimensions is the hot loop of
+ * a request. */
 static double dot(const float *a, const float *b, uint32_t dim)
 {
-    double s = 0;
-    for (uint32_t k = 0; k < dim; k++)
-        s += (double)a[k] * b[k];
-    return s;
+    return vt_dot(a, b, dim);
 }
 
 static double clip(double x, double lo, double hi)
@@ -180,6 +183,45 @@ int eng_feature_ctx_init(struct eng_feature_ctx *c, struct vt_engine *e,
         }
     c->nhist = m;
 
+    /* Every recent event's item as an index, once, not per candidate. */
+    c->recent_items = vt_malloc(n * sizeof *c->recent_items);
+    if (!c->recent_items) {
+        eng_feature_ctx_reset(c);
+        return VT_ENOMEM;
+    }
+    for (size_t k = 0; k < n; k++)
+        c->recent_items[k] =
+            u->recent[k].item_id ? vt_idmap_get(cat->ids, u->recent[k].item_id) : -1;
+
+    /* Item-item CF: each history item's neighbour list read once, so a
+     * candidate's score is a lookup instead of a search of every list. */
+    const struct vt_itemknn *knn = s->beh ? s->beh->knn : NULL;
+    if (knn && c->nhist && s->beh_of && knn->nitems <= KNN_DENSE_MAX) {
+        size_t nb = (size_t)knn->nitems;
+        c->knn_sum = vt_calloc(nb ? nb : 1, sizeof *c->knn_sum);
+        c->knn_top = vt_calloc(nb ? nb : 1, sizeof *c->knn_top);
+        c->knn_who = vt_malloc((nb ? nb : 1) * sizeof *c->knn_who);
+        if (!c->knn_sum || !c->knn_top || !c->knn_who) {
+            eng_feature_ctx_reset(c);
+            return VT_ENOMEM;
+        }
+        for (size_t k = 0; k < c->nhist; k++) {
+            c->knn_total += c->hist_w[k];
+            int32_t h = s->beh_of[c->hist_items[k]];
+            if (h < 0 || h >= knn->nitems)
+                continue;
+            for (int64_t j = knn->ptr[h]; j < knn->ptr[h + 1]; j++) {
+                int32_t to = knn->nb[j];
+                float x = c->hist_w[k] * knn->sim[j];
+                c->knn_sum[to] += x;
+                if (x > c->knn_top[to]) {
+                    c->knn_top[to] = x;
+                    c->knn_who[to] = c->hist_items[k];
+                }
+            }
+        }
+    }
+
     /* The median price of the history's priced items. */
     double prices[ENG_RECENT_MAX];
     size_t np = 0;
@@ -231,6 +273,10 @@ void eng_feature_ctx_reset(struct eng_feature_ctx *c)
     vt_free(c->hist_w);
     vt_free(c->ar_items);
     vt_free(c->ar_w);
+    vt_free(c->recent_items);
+    vt_free(c->knn_sum);
+    vt_free(c->knn_top);
+    vt_free(c->knn_who);
     const struct eng_snapshot *s = c->s;
     memset(c, 0, sizeof *c);
     c->s = s;
@@ -269,6 +315,12 @@ static int32_t knn_best(const struct eng_feature_ctx *c, int32_t b, double *sum)
     *sum = 0;
     if (!knn || b < 0 || !s->beh_of)
         return -1;
+    if (c->knn_sum) {
+        if (b >= knn->nitems)
+            return -1;
+        *sum = c->knn_total > 0 ? c->knn_sum[b] / c->knn_total : 0;
+        return c->knn_top[b] > 0 ? c->knn_who[b] : -1;
+    }
     for (size_t k = 0; k < c->nhist; k++) {
         tot += c->hist_w[k];
         double x = c->hist_w[k] * knn_sim(knn, s->beh_of[c->hist_items[k]], b);
@@ -406,7 +458,8 @@ void eng_features(const struct eng_feature_ctx *c, struct eng_cand *cand)
     if (c->u) {
         for (size_t k = 0; k < c->u->nrecent; k++) {
             const struct eng_recent *r = &c->u->recent[k];
-            if (!r->item_id || strcmp(r->item_id, it->rec.id) != 0)
+            if (c->recent_items ? c->recent_items[k] != i
+                                : (!r->item_id || strcmp(r->item_id, it->rec.id) != 0))
                 continue;
             if (is_seen_type(r->type))
                 f[ENG_X_SEEN] = 1;

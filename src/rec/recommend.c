@@ -158,6 +158,18 @@ static int cand_ann(struct rec_req *r, const float *vec, size_t k, uint32_t sour
     return rc;
 }
 
+/* The nearest items of a catalog item, from the catalog's memo; the
+ * request's filter is cand_add's. */
+static int cand_neighbours_of(struct rec_req *r, int32_t item, size_t k, uint32_t source)
+{
+    size_t n = 0;
+    const int32_t *nb = eng_catalog_neighbours(r->s->cat, item, &n);
+    int rc = 0;
+    for (size_t j = 0; nb && j < n && j < k && !rc; j++)
+        rc = cand_add(r, nb[j], source);
+    return rc;
+}
+
 /* The best k of scores[0..n) above 0, by a small min-heap. */
 static size_t top_k(const float *scores, int32_t n, size_t k, int32_t *out)
 {
@@ -489,7 +501,9 @@ static int gather(struct rec_req *r, uint64_t seed)
     for (size_t j = 0; j < ncart; j++)
         r->slot[in_cart[j]] = SLOT_REFUSED;
 
-    if (r->ctx_vec)
+    if (r->ctx_item >= 0 && r->s->cat->nbr && row(c, r->ctx_item))
+        rc = cand_neighbours_of(r, r->ctx_item, CAND_CONTEXT, ENG_SRC_CONTEXT);
+    else if (r->ctx_vec)
         rc = cand_ann(r, r->ctx_vec, CAND_CONTEXT, ENG_SRC_CONTEXT);
     if (!rc && r->ctx_item >= 0)
         rc = cand_knn_of(r, r->ctx_item, CAND_CONTEXT, ENG_SRC_CONTEXT);
@@ -512,7 +526,7 @@ static int gather(struct rec_req *r, uint64_t seed)
         int32_t a = fc->ar_items[best];
         rc = cand_add(r, a, ENG_SRC_AR);
         if (!rc && row(c, a))
-            rc = cand_ann(r, row(c, a), CAND_AR_EACH + 1, ENG_SRC_AR);
+            rc = cand_neighbours_of(r, a, CAND_AR_EACH, ENG_SRC_AR);
         if (!rc)
             rc = cand_knn_of(r, a, CAND_AR_EACH / 2, ENG_SRC_AR);
     }

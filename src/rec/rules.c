@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "nn/kernels.h"
 #include "rec/engine_int.h"
 
 /* ---- the allowed set -------------------------------------------------------- */
@@ -106,10 +107,7 @@ static double item_cos(const struct eng_catalog *cat, int32_t a, int32_t b)
     if (!cat->dim || !cat->emb || !cat->has_emb || !cat->has_emb[a] || !cat->has_emb[b])
         return 0;
     const float *x = cat->emb + (size_t)a * cat->dim, *y = cat->emb + (size_t)b * cat->dim;
-    double s = 0;
-    for (uint32_t k = 0; k < cat->dim; k++)
-        s += (double)x[k] * y[k];
-    return s;
+    return vt_dot(x, y, cat->dim);
 }
 
 /* An explore slot's entry: the item, no ranker reason. */

@@ -64,7 +64,46 @@ static void catalog_free(struct eng_catalog *c)
     vt_free(c->has_emb);
     vt_index_free(c->ann);
     vt_bm25_free(c->bm25);
+    for (int32_t i = 0; c->nbr && i < c->nitems; i++)
+        vt_free(atomic_load(&c->nbr[i]));
+    vt_free((void *)c->nbr);
     vt_free(c);
+}
+
+const int32_t *eng_catalog_neighbours(const struct eng_catalog *c, int32_t item, size_t *n)
+{
+    *n = 0;
+    if (!c->nbr || !c->ann || item < 0 || item >= c->nitems || !c->has_emb[item])
+        return NULL;
+    int32_t *got = atomic_load_explicit(&c->nbr[item], memory_order_acquire);
+    if (!got) {
+        /* [count, neighbours...]; a racing request may compute the same
+         * list: the first stored wins and the other is dropped. */
+        int64_t labels[ENG_NBR_KEEP + 1];
+        size_t m = 0;
+        if (vt_index_search(c->ann, c->emb + (size_t)item * c->dim, ENG_NBR_KEEP + 1, NULL,
+                            NULL, labels, NULL, &m))
+            return NULL;
+        int32_t *list = vt_malloc((m + 1) * sizeof *list);
+        if (!list)
+            return NULL;
+        size_t k = 0;
+        for (size_t j = 0; j < m && k < ENG_NBR_KEEP; j++)
+            if (labels[j] != item)
+                list[1 + k++] = (int32_t)labels[j];
+        list[0] = (int32_t)k;
+        int32_t *expect = NULL;
+        if (atomic_compare_exchange_strong_explicit(&c->nbr[item], &expect, list,
+                                                    memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            got = list;
+        } else {
+            vt_free(list);
+            got = expect;
+        }
+    }
+    *n = (size_t)got[0];
+    return got + 1;
 }
 
 void eng_catalog_put(struct eng_catalog *c)
@@ -417,6 +456,16 @@ static int catalog_ann(struct eng_catalog *c, struct vt_error *err)
     return 0;
 }
 
+static int catalog_nbr_memo(struct eng_catalog *c, struct vt_error *err)
+{
+    if (!c->ann)
+        return 0;
+    c->nbr = vt_calloc((size_t)c->nitems ? (size_t)c->nitems : 1, sizeof *c->nbr);
+    if (!c->nbr)
+        return vt_error_set(err, VT_ENOMEM, NULL, "out of memory for the neighbour memo");
+    return 0;
+}
+
 int eng_catalog_build(struct vt_engine *e, struct eng_catalog **out, struct vt_error *err)
 {
     int64_t t0 = vt_time_mono_ns();
@@ -432,6 +481,7 @@ int eng_catalog_build(struct vt_engine *e, struct eng_catalog **out, struct vt_e
     }
     if ((rc = catalog_items(e, c, err)) || (rc = catalog_categories(c, err)) ||
         (rc = catalog_embeddings(e, c, err)) || (rc = catalog_ann(c, err)) ||
+        (rc = catalog_nbr_memo(c, err)) ||
         (catalog_cos_floor(c), 0) ||
         (rc = eng_search_index_build(e, c, err)))
         goto out;
