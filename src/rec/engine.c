@@ -39,6 +39,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "rec/bm25.h"
 #include "rec/engine_int.h"
 #include "text/pipeline.h"
 
@@ -692,6 +693,60 @@ static json_t *iso_or_null(int64_t ms)
     return json_string(buf);
 }
 
+static uint64_t index_bytes(struct vt_index *ix)
+{
+    if (!ix)
+        return 0;
+    struct vt_index_stats st;
+    memset(&st, 0, sizeof st);
+    ix->ops->stats(ix->impl, &st);
+    return st.bytes;
+}
+
+/* Heap bytes of the catalog part's structures, by part; "records_json" is
+ * the size of the item records as JSON text, a floor of what their parsed
+ * form holds. */
+static json_t *catalog_bytes(const struct eng_catalog *c)
+{
+    uint64_t emb = (uint64_t)c->nitems * (c->dim * sizeof(float) + 1);
+    uint64_t memo = (uint64_t)c->nitems * sizeof *c->nbr, json_text = 0;
+    for (int32_t i = 0; i < c->nitems; i++) {
+        int32_t *nb = c->nbr ? atomic_load(&c->nbr[i]) : NULL;
+        if (nb)
+            memo += (uint64_t)(nb[0] + 1) * sizeof *nb;
+        json_t *j = vt_item_to_json(&c->items[i].rec);
+        char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_text += txt ? strlen(txt) : 0;
+        json_decref(j);
+        vt_free(txt);
+    }
+    return json_pack("{s:I,s:I,s:I,s:I,s:I}", "embeddings", (json_int_t)emb, "ann",
+                     (json_int_t)index_bytes(c->ann), "lexical",
+                     (json_int_t)(c->bm25 ? vt_bm25_bytes(c->bm25) : 0), "neighbour_memo",
+                     (json_int_t)memo, "records_json", (json_int_t)json_text);
+}
+
+/* Heap bytes of the behaviour part's models, by part. */
+static json_t *behaviour_bytes(const struct eng_behaviour *b)
+{
+    int32_t ni = vt_idmap_count(b->items);
+    uint64_t knn = 0, ials = 0, ials_users = 0, pop = 0;
+    if (b->knn)
+        knn = (uint64_t)(b->knn->nitems + 1) * sizeof *b->knn->ptr +
+              (uint64_t)b->knn->ptr[b->knn->nitems] * (sizeof *b->knn->nb + sizeof *b->knn->sim);
+    if (b->ials) {
+        uint64_t f = (uint64_t)b->ials->factors * sizeof(float);
+        ials_users = (uint64_t)b->ials->nusers * f;
+        ials = ials_users + (uint64_t)b->ials->nitems * f + f * (uint64_t)b->ials->factors;
+    }
+    pop = 2 * (uint64_t)ni * (sizeof(float) + sizeof(int32_t));
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "interactions",
+                     (json_int_t)vt_interactions_bytes(b->ix), "item_item", (json_int_t)knn,
+                     "ials", (json_int_t)ials, "ials_users", (json_int_t)ials_users,
+                     "ials_index", (json_int_t)index_bytes(b->als_ann), "popularity",
+                     (json_int_t)pop, "ar_rate", (json_int_t)((uint64_t)ni * sizeof(float)));
+}
+
 static json_t *catalog_info(const struct eng_catalog *c, int64_t now)
 {
     int32_t embedded = 0, visible = 0;
@@ -703,17 +758,17 @@ static json_t *catalog_info(const struct eng_catalog *c, int64_t now)
     if (c->ann)
         ann = json_pack("{s:s,s:I}", "kind", vt_index_kind_name(c->ann), "vectors",
                         (json_int_t)vt_index_size(c->ann));
-    return json_pack("{s:i,s:i,s:i,s:i,s:s?,s:i,s:o,s:b,s:o,s:f,s:f}", "items", c->nitems,
-                     "visible", visible, "categories", c->ncats, "embedded", embedded,
-                     "model_id", c->model_id[0] ? c->model_id : NULL, "dim", (int)c->dim,
-                     "ann", ann, "lexical", c->bm25 != NULL, "built_at",
+    return json_pack("{s:i,s:i,s:i,s:i,s:s?,s:i,s:o,s:b,s:o,s:f,s:f,s:o}", "items",
+                     c->nitems, "visible", visible, "categories", c->ncats, "embedded",
+                     embedded, "model_id", c->model_id[0] ? c->model_id : NULL, "dim",
+                     (int)c->dim, "ann", ann, "lexical", c->bm25 != NULL, "built_at",
                      iso_or_null(c->built_ms), "age_s", (double)(now - c->built_ms) / 1000.0,
-                     "build_seconds", c->build_seconds);
+                     "build_seconds", c->build_seconds, "bytes", catalog_bytes(c));
 }
 
 static json_t *behaviour_info(const struct eng_behaviour *b, int64_t now)
 {
-    return json_pack("{s:i,s:i,s:I,s:I,s:I,s:o,s:o,s:f,s:f,s:f}", "users",
+    return json_pack("{s:i,s:i,s:I,s:I,s:I,s:o,s:o,s:f,s:f,s:f,s:o}", "users",
                      vt_idmap_count(b->users), "items", vt_idmap_count(b->items), "events",
                      (json_int_t)b->nevents, "entries", (json_int_t)b->ix->nnz,
                      "last_event_id", (json_int_t)b->last_event_id, "ials",
@@ -722,7 +777,7 @@ static json_t *behaviour_info(const struct eng_behaviour *b, int64_t now)
                                json_null(),
                      "built_at", iso_or_null(b->built_ms), "age_s",
                      (double)(now - b->built_ms) / 1000.0, "build_seconds", b->build_seconds,
-                     "ials_seconds", b->ials_seconds);
+                     "ials_seconds", b->ials_seconds, "bytes", behaviour_bytes(b));
 }
 
 int vt_engine_model_info(struct vt_engine *e, json_t **out)
