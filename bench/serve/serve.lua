@@ -2,7 +2,8 @@
 -- file, optionally paced to a fixed total rate.
 -- Environment:
 --   VT_KEY     key sent as a Bearer token (read scope), may be empty
---   MODE       "recommend", "search" or "static"
+--   MODE       "recommend", "search" (20 queries, repeated), "search_unique"
+--              (every query text new) or "static"
 --   USERS      recommend: users are bench-u0 .. bench-u(USERS-1)
 --   RATE       total requests/s over all connections (0 = as fast as possible)
 --   CONNS      connections wrk opens (for pacing)
@@ -37,6 +38,11 @@ function request()
     path = string.format("/v1/recommend?user_id=bench-u%d&n=10", n % users)
   elseif mode == "search" then
     path = "/v1/search?n=10&q=" .. urlencode(queries[(n % #queries) + 1])
+  elseif mode == "search_unique" then
+    -- every query text new: a number the shop has never seen makes each
+    -- one miss the server's cache of query embeddings
+    path = "/v1/search?n=10&q=" .. urlencode(queries[(n % #queries) + 1] .. " " ..
+      tostring(thread_id * 100000000 + counter))
   else
     path = static
   end

@@ -207,6 +207,57 @@ json_t *eng_item_summary(const struct eng_snapshot *s, int32_t item)
     return o;
 }
 
+static uint64_t text_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+/* 1 and the vector in out when the cache holds text for this catalog's
+ * model. */
+static int text_cache_get(struct vt_engine *e, const struct eng_catalog *c, const char *text,
+                          uint64_t h, float *out)
+{
+    if (!e->text_cache)
+        return 0;
+    struct eng_text_cache_entry *x = &e->text_cache[h % ENG_TEXT_CACHE];
+    int hit = 0;
+    pthread_mutex_lock(&e->text_cache_lock);
+    if (x->vec && x->hash == h && x->dim == c->dim && strcmp(x->model_id, c->model_id) == 0 &&
+        strcmp(x->text, text) == 0) {
+        memcpy(out, x->vec, c->dim * sizeof *out);
+        hit = 1;
+    }
+    pthread_mutex_unlock(&e->text_cache_lock);
+    atomic_fetch_add(hit ? &e->text_cache_hits : &e->text_cache_misses, 1);
+    return hit;
+}
+
+static void text_cache_put(struct vt_engine *e, const struct eng_catalog *c, const char *text,
+                           uint64_t h, const float *vec)
+{
+    if (!e->text_cache || strlen(text) > ENG_TEXT_CACHE_MAX_TEXT)
+        return;
+    struct eng_text_cache_entry *x = &e->text_cache[h % ENG_TEXT_CACHE];
+    pthread_mutex_lock(&e->text_cache_lock);
+    if (x->vec && x->dim != c->dim) {
+        vt_free(x->vec);
+        x->vec = NULL;
+    }
+    if (!x->vec)
+        x->vec = vt_malloc(c->dim * sizeof *x->vec);
+    if (x->vec) {
+        x->hash = h;
+        x->dim = c->dim;
+        snprintf(x->text, sizeof x->text, "%s", text);
+        snprintf(x->model_id, sizeof x->model_id, "%s", c->model_id);
+        memcpy(x->vec, vec, c->dim * sizeof *vec);
+    }
+    pthread_mutex_unlock(&e->text_cache_lock);
+}
+
 int eng_embed_text(struct vt_engine *e, const struct eng_snapshot *s, const char *text,
                    float *out, struct vt_error *err)
 {
@@ -222,6 +273,9 @@ int eng_embed_text(struct vt_engine *e, const struct eng_snapshot *s, const char
                             "the text model (%s) is not the one the catalog was embedded with "
                             "(%s)",
                             info.model_id ? info.model_id : "?", c->model_id);
+    uint64_t h = text_hash(text);
+    if (text_cache_get(e, c, text, h, out))
+        return 0;
     const char *texts[1] = {text};
     rc = vt_textenc_embed(e->te, texts, 1, out, NULL, err);
     if (rc)
@@ -234,6 +288,7 @@ int eng_embed_text(struct vt_engine *e, const struct eng_snapshot *s, const char
     float inv = (float)(1.0 / sqrt(ss));
     for (uint32_t d = 0; d < c->dim; d++)
         out[d] *= inv;
+    text_cache_put(e, c, text, h, out);
     return 0;
 }
 
@@ -334,6 +389,8 @@ int vt_engine_new(const struct vt_conf *conf, struct vt_store *store, struct vt_
         e->opt = *opt;
     eng_params_from_conf(conf, &e->params);
     pthread_mutex_init(&e->snap_lock, NULL);
+    pthread_mutex_init(&e->text_cache_lock, NULL);
+    e->text_cache = vt_calloc(ENG_TEXT_CACHE, sizeof *e->text_cache); /* NULL: no cache */
     pthread_rwlock_init(&e->rank_lock, NULL);
     pthread_mutex_init(&e->work_lock, NULL);
     pthread_condattr_t ca;
@@ -412,6 +469,10 @@ void vt_engine_free(struct vt_engine *e)
     pthread_mutex_destroy(&e->work_lock);
     pthread_rwlock_destroy(&e->rank_lock);
     pthread_mutex_destroy(&e->snap_lock);
+    for (size_t i = 0; e->text_cache && i < ENG_TEXT_CACHE; i++)
+        vt_free(e->text_cache[i].vec);
+    vt_free(e->text_cache);
+    pthread_mutex_destroy(&e->text_cache_lock);
     vt_free(e);
 }
 
@@ -814,7 +875,10 @@ int vt_engine_model_info(struct vt_engine *e, json_t **out)
         json_decref(ranker), json_decref(snap), json_decref(live), json_decref(sched);
         return VT_ENOMEM;
     }
-    *out = json_pack("{s:o,s:o,s:o,s:o}", "ranker", ranker, "snapshot", snap, "live", live,
-                     "schedule", sched);
+    *out = json_pack("{s:o,s:o,s:o,s:o,s:{s:i,s:I,s:I}}", "ranker", ranker, "snapshot", snap,
+                     "live", live, "schedule", sched, "text_cache", "entries",
+                     e->text_cache ? ENG_TEXT_CACHE : 0, "hits",
+                     (json_int_t)atomic_load(&e->text_cache_hits), "misses",
+                     (json_int_t)atomic_load(&e->text_cache_misses));
     return *out ? 0 : VT_ENOMEM;
 }

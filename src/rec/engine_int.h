@@ -363,6 +363,23 @@ struct vt_engine {
     json_t *last_retrain;           /* report of the last retrain, or NULL */
 
     atomic_uint_fast64_t versions;  /* snapshot and ranker versions */
+
+    /* Embeddings of recent texts (queries repeat: the head of a shop's
+     * searches is a few hundred phrases), direct-mapped by a hash of the
+     * text; an entry holds its model id so a model change misses. */
+    pthread_mutex_t text_cache_lock;
+    struct eng_text_cache_entry *text_cache; /* ENG_TEXT_CACHE entries */
+    atomic_uint_fast64_t text_cache_hits, text_cache_misses;
+};
+
+#define ENG_TEXT_CACHE 1024
+#define ENG_TEXT_CACHE_MAX_TEXT 256 /* longer texts are not kept */
+struct eng_text_cache_entry {
+    uint64_t hash;
+    char text[ENG_TEXT_CACHE_MAX_TEXT + 1];
+    char model_id[VT_MODEL_ID_MAX + 1];
+    uint32_t dim;
+    float *vec;                     /* dim floats, or NULL: empty */
 };
 
 /* The current snapshot with a reference taken; never NULL after

@@ -164,7 +164,10 @@ def model_shape():
     n = len(S["items"])
     m = wait_for(lambda: (lambda j: j if j["snapshot"]["catalog"]["embedded"] == n else None)(
         model()), "the catalog snapshot with %d embedded items" % n, timeout=60)
-    eq(sorted(m.keys()), ["live", "ranker", "schedule", "snapshot"], "top-level keys")
+    eq(sorted(m.keys()), ["live", "ranker", "schedule", "snapshot", "text_cache"], "top-level keys")
+    tc = m["text_cache"]
+    eq(sorted(tc.keys()), ["entries", "hits", "misses"], "text_cache keys")
+    check(tc["entries"] > 0 and tc["hits"] >= 0 and tc["misses"] >= 0, "text_cache %r" % tc)
     snap = m["snapshot"]
     check(isinstance(snap["version"], int) and snap["version"] > 0, "snapshot version")
     cat = snap["catalog"]

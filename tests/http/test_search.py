@@ -201,6 +201,20 @@ def fit(body, status=200):
 # ---------------------------------------------------------------- (1) both languages
 
 @test
+def repeated_query_is_answered_from_the_text_cache():
+    def cache():
+        return S["c"]["read"].get("/v1/model").json()["text_cache"]
+    q = "wooden chair for a reading corner %d" % os.getpid()
+    first = search(q=q, n=5)
+    before = cache()
+    again = search(q=q, n=5)
+    after = cache()
+    eq(after["hits"], before["hits"] + 1, "a repeated query hits the cache")
+    eq(after["misses"], before["misses"], "and costs no model pass")
+    eq(ids_of(again), ids_of(first), "with the same answer")
+
+
+@test
 def sofa_and_chinese_sofa_list_sofas_first():
     sofas = [i for i in S["items"] if visible(i) and is_sofa(i)]
     check(len(sofas) >= 6, "the subset has sofas (%d)" % len(sofas))
