@@ -7,6 +7,10 @@ Each runtime's figures are the medians of its repetitions (one RESULT
 line each); "load" is the 1-minute load average when the case started
 (compare with the number of CPUs).
 
+A second table gives the concurrent batch-1 callers cases (callers > 1):
+vitrine as shipped (concurrent calls gathered into batches) against
+vitrine with gathering off, measured in turn in the same run.
+
 Usage: report.py RESULTS_FILE
 """
 import statistics
@@ -25,8 +29,12 @@ def parse(path):
         if "RESULT" not in line:
             continue
         kv = dict(tok.split("=", 1) for tok in line.split() if "=" in tok)
-        key = (kv["model"], kv["texts"], int(kv["batch"]), int(kv["threads"]))
-        runs.setdefault(key, {}).setdefault(kv["runtime"], []).append(kv)
+        key = (kv["model"], kv["texts"], int(kv["batch"]), int(kv["threads"]),
+               int(kv.get("callers", "1")))
+        rt = kv["runtime"]
+        if kv.get("gather") == "off":
+            rt = kv["runtime"] = "vitrine-nogather"
+        runs.setdefault(key, {}).setdefault(rt, []).append(kv)
     rows = {}
     for key, by_rt in runs.items():
         for rt, lines in by_rt.items():
@@ -54,8 +62,35 @@ def fmt_ms(s):
     return "%.0f" % x if x >= 100 else "%.1f" % x if x >= 10 else "%.2f" % x
 
 
+def ratio_cell(a, b):
+    ratio = float(a["sent_s"]) / float(b["sent_s"])
+    # a near tie keeps a third decimal, so 0.997 does not read as 1.00
+    return ("%.3f×" if "%.2f" % ratio == "1.00" else "%.2f×") % ratio
+
+
+def concurrent_table(rows):
+    keys = [k for k in rows if k[4] > 1]
+    if not keys:
+        return
+    print()
+    print("Concurrent callers, one text per call (vitrine; gathered = as shipped):")
+    print()
+    print("| model | texts | callers | threads | gathered texts/s (p50 / p99 ms) | "
+          "not gathered texts/s (p50 / p99 ms) | gathered ÷ not | load |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for key in sorted(keys, key=lambda k: (list(MODELS).index(k[0]) if k[0] in MODELS else 9, k[4], k[3])):
+        r = rows[key]
+        on, off = r.get("vitrine"), r.get("vitrine-nogather")
+        out = [MODELS.get(key[0], key[0]), TEXTS.get(key[1], key[1]), str(key[4]), str(key[3]),
+               cell(on), cell(off), ratio_cell(on, off) if on and off else "–",
+               on["load"] if on else "–"]
+        print("| " + " | ".join(out) + " |")
+
+
 def main():
     rows = parse(sys.argv[1])
+    concurrent = {k: v for k, v in rows.items() if k[4] > 1}
+    rows = {k: v for k, v in rows.items() if k[4] <= 1}
     present = [p for p in PEERS if any(p[0] in r for r in rows.values())]
     head = ["model", "texts", "batch", "threads", "vitrine texts/s (p50 / p99 ms)"]
     head += ["%s texts/s (p50 / p99 ms)" % name for _, name in present]
@@ -71,16 +106,11 @@ def main():
         out = [MODELS.get(key[0], key[0]), TEXTS.get(key[1], key[1]), str(key[2]), str(key[3]), cell(v)]
         out += [cell(r.get(p)) for p, _ in present]
         for p, _ in present:
-            if v and r.get(p):
-                ratio = float(v["sent_s"]) / float(r[p]["sent_s"])
-                # a near tie keeps a third decimal, so 0.997 does not read as 1.00
-                out.append(("%.3f×" if "%.2f" % ratio == "1.00" else "%.2f×") % ratio)
-            else:
-                out.append("–")
+            out.append(ratio_cell(v, r[p]) if v and r.get(p) else "–")
         out.append(v["load"] if v else "–")
         print("| " + " | ".join(out) + " |")
     notes = set()
-    for r in rows.values():
+    for r in list(rows.values()) + list(concurrent.values()):
         for p in r.values():
             if p["runtime"] == "vitrine":
                 notes.add("vitrine kernel set: %s" % p.get("kernels"))
@@ -93,6 +123,7 @@ def main():
     for n in sorted(notes):
         print("\n- " + n, end="")
     print()
+    concurrent_table(concurrent)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,33 @@
 /*
  * pool.c - fixed-size thread pool (see pool.h).
  *
- * Invariants: `busy` is held by exactly the thread that published the
- * current job, from publication until every participating worker has
- * decremented `running` to zero. Job fields are written before the release
- * increment of `generation` and read after an acquire load of it, so a
- * worker that sees a new generation sees the whole job.
+ * A job is published in one atomic word, `state`:
+ *
+ *   bits 63..32  job number (generation)
+ *   bits 23..16  helpers wanted: workers with index below it may join
+ *   bit  15      closed: the caller has run out of tasks; nobody may join
+ *   bits 14..0   workers that joined and have not finished
+ *
+ * The job's fields (fn, arg, ntasks, next) are written before the release
+ * store that publishes a new generation. A worker joins with a CAS that
+ * increments the count only while the word still names that generation and
+ * is open, so a worker that joined reads fields that stay put until it
+ * leaves: the caller closes the job once its own task loop finds no task,
+ * and waits only for the workers that joined. A worker that wakes late (its
+ * core taken by another process, or asleep) finds the job closed and is not
+ * waited for; the tasks it would have run were taken by the threads that
+ * were there. That is what keeps a busy machine from stalling every job on
+ * one descheduled thread.
+ *
+ * `busy` is held by exactly the thread that published the current job,
+ * from publication until the joined count is 0 after closing.
+ *
+ * Waiting: idle workers spin for SPIN_NS, then sleep on cv_work (counted in
+ * `sleepers`, so a job only pays a wake-up when some worker sleeps; the
+ * store of the new generation and the load of `sleepers` are sequentially
+ * consistent, as are the increment of `sleepers` and the load of the
+ * generation before the worker sleeps, so one of the two always sees the
+ * other). The caller waits for joined workers the same way on cv_done.
  */
 #include "core/pool.h"
 
@@ -13,14 +35,25 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 
-/* Spin iterations before a worker sleeps, and before the caller sleeps
- * waiting for the last worker. About 20-50 microseconds on current CPUs. */
-#define SPIN_WAIT 20000
+/* How long an idle worker spins before it sleeps, and how long the caller
+ * spins for the last joined worker: long enough to bridge the gap between
+ * the matrix products of one forward pass (microseconds), short enough not
+ * to hold a core another process needs. May be set at build time (250 µs
+ * measured the same as 30 on the encoders). */
+#ifndef SPIN_NS
+#define SPIN_NS 30000
+#endif
+
+#define ST_GEN_SHIFT 32
+#define ST_HELPERS_SHIFT 16
+#define ST_CLOSED ((uint64_t)1 << 15)
+#define ST_COUNT_MASK ((uint64_t)0x7FFF)
 
 struct worker {
     struct vt_pool *pool;
@@ -41,11 +74,8 @@ struct vt_pool {
     void *arg;
     size_t ntasks;
     atomic_size_t next;
-    atomic_size_t running;
-    /* job counter << 8 | number of workers taking part in it: one word, so a
-     * worker that wakes late never pairs one job's number with another's
-     * participant count. */
-    atomic_uint_least64_t generation;
+    _Atomic uint64_t state;
+    atomic_int sleepers;
     atomic_int stop;
 };
 
@@ -54,6 +84,18 @@ static inline void cpu_relax(void)
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline uint64_t st_gen(uint64_t s)
+{
+    return s >> ST_GEN_SHIFT;
 }
 
 static void take_tasks(struct vt_pool *p)
@@ -66,33 +108,57 @@ static void take_tasks(struct vt_pool *p)
     }
 }
 
+/* Wait until the generation differs from seen (or stop); returns the state. */
+static uint64_t wait_job(struct vt_pool *p, uint64_t seen)
+{
+    uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+    if (st_gen(s) != seen)
+        return s;
+    int64_t until = now_ns() + SPIN_NS;
+    for (unsigned i = 1;; i++) {
+        cpu_relax();
+        s = atomic_load_explicit(&p->state, memory_order_acquire);
+        if (st_gen(s) != seen || atomic_load_explicit(&p->stop, memory_order_relaxed))
+            return s;
+        if ((i & 63) == 0 && now_ns() > until)
+            break;
+    }
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->sleepers, 1);
+    while (st_gen(s = atomic_load(&p->state)) == seen && !atomic_load(&p->stop))
+        pthread_cond_wait(&p->cv_work, &p->mu);
+    atomic_fetch_sub(&p->sleepers, 1);
+    pthread_mutex_unlock(&p->mu);
+    return s;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct vt_pool *p = w->pool;
     uint64_t seen = 0;
     for (;;) {
-        uint64_t gen = atomic_load_explicit(&p->generation, memory_order_acquire);
-        for (int i = 0; gen == seen && i < SPIN_WAIT; i++) {
-            if (atomic_load_explicit(&p->stop, memory_order_relaxed))
-                return NULL;
-            cpu_relax();
-            gen = atomic_load_explicit(&p->generation, memory_order_acquire);
-        }
-        if (gen == seen) {
-            pthread_mutex_lock(&p->mu);
-            while ((gen = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
-                   !atomic_load(&p->stop))
-                pthread_cond_wait(&p->cv_work, &p->mu);
-            pthread_mutex_unlock(&p->mu);
-        }
+        uint64_t s = wait_job(p, seen);
         if (atomic_load(&p->stop))
             return NULL;
-        seen = gen;
-        if (w->index >= (gen & 0xFF))
+        seen = st_gen(s);
+        if (w->index >= ((s >> ST_HELPERS_SHIFT) & 0xFF))
+            continue;
+        /* join while the job is open and still this one */
+        int joined = 0;
+        while (st_gen(s) == seen && !(s & ST_CLOSED)) {
+            if (atomic_compare_exchange_weak_explicit(&p->state, &s, s + 1,
+                                                      memory_order_acq_rel,
+                                                      memory_order_acquire)) {
+                joined = 1;
+                break;
+            }
+        }
+        if (!joined)
             continue;
         take_tasks(p);
-        if (atomic_fetch_sub_explicit(&p->running, 1, memory_order_acq_rel) == 1) {
+        uint64_t before = atomic_fetch_sub_explicit(&p->state, 1, memory_order_acq_rel);
+        if ((before & ST_CLOSED) && (before & ST_COUNT_MASK) == 1) {
             pthread_mutex_lock(&p->mu);
             pthread_cond_signal(&p->cv_done);
             pthread_mutex_unlock(&p->mu);
@@ -116,8 +182,8 @@ int vt_pool_new(size_t threads, struct vt_pool **out)
     pthread_cond_init(&p->cv_done, NULL);
     atomic_init(&p->active, threads);
     atomic_init(&p->next, 0);
-    atomic_init(&p->running, 0);
-    atomic_init(&p->generation, 0);
+    atomic_init(&p->state, 0);
+    atomic_init(&p->sleepers, 0);
     atomic_init(&p->stop, 0);
     if (threads > 1) {
         p->workers = vt_calloc(threads - 1, sizeof *p->workers);
@@ -193,25 +259,32 @@ void vt_pool_run(struct vt_pool *p, void (*fn)(void *arg, size_t task), void *ar
     p->arg = arg;
     p->ntasks = ntasks;
     atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->running, helpers, memory_order_relaxed);
-    pthread_mutex_lock(&p->mu);
-    uint64_t job = (atomic_load_explicit(&p->generation, memory_order_relaxed) >> 8) + 1;
-    atomic_store_explicit(&p->generation, job << 8 | helpers, memory_order_release);
-    pthread_cond_broadcast(&p->cv_work);
-    pthread_mutex_unlock(&p->mu);
+    uint64_t gen = st_gen(atomic_load_explicit(&p->state, memory_order_relaxed)) + 1;
+    atomic_store(&p->state, gen << ST_GEN_SHIFT | (uint64_t)helpers << ST_HELPERS_SHIFT);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv_work);
+        pthread_mutex_unlock(&p->mu);
+    }
 
     take_tasks(p);
 
-    for (int i = 0; i < SPIN_WAIT; i++) {
-        if (atomic_load_explicit(&p->running, memory_order_acquire) == 0)
-            break;
-        cpu_relax();
-    }
-    if (atomic_load_explicit(&p->running, memory_order_acquire) != 0) {
-        pthread_mutex_lock(&p->mu);
-        while (atomic_load_explicit(&p->running, memory_order_acquire) != 0)
-            pthread_cond_wait(&p->cv_done, &p->mu);
-        pthread_mutex_unlock(&p->mu);
+    /* no task left: close the job and wait for the workers that joined */
+    uint64_t s = atomic_fetch_or_explicit(&p->state, ST_CLOSED, memory_order_acq_rel);
+    if (s & ST_COUNT_MASK) {
+        int64_t until = now_ns() + SPIN_NS;
+        for (unsigned i = 1; atomic_load_explicit(&p->state, memory_order_acquire) &
+                             ST_COUNT_MASK;
+             i++) {
+            cpu_relax();
+            if ((i & 63) == 0 && now_ns() > until) {
+                pthread_mutex_lock(&p->mu);
+                while (atomic_load_explicit(&p->state, memory_order_acquire) & ST_COUNT_MASK)
+                    pthread_cond_wait(&p->cv_done, &p->mu);
+                pthread_mutex_unlock(&p->mu);
+                break;
+            }
+        }
     }
     pthread_mutex_unlock(&p->busy);
 }

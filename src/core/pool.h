@@ -11,9 +11,13 @@
  * the calling thread. Concurrent callers therefore never wait on each other
  * and nested parallel loops cannot deadlock.
  *
- * Workers spin briefly after a job before sleeping on a condition variable,
- * so a burst of small jobs (one per layer of an encoder) does not pay a
- * wake-up each time.
+ * Workers spin briefly (tens of microseconds) after a job before sleeping
+ * on a condition variable, so a burst of small jobs (one per matrix product
+ * of an encoder) does not pay a wake-up each time. A worker joins a job
+ * only while it still has tasks to hand out: vt_pool_run waits for the
+ * workers that joined, never for one that had not woken up by the time the
+ * caller ran out of tasks, so a worker whose core is taken by another
+ * process delays nothing but the tasks it already took.
  *
  * Ownership: vt_pool_new's pool is freed by vt_pool_free (no job may be
  * running). The shared pool lives until the process exits.

@@ -1,6 +1,6 @@
 /*
  * bert.c - BERT encoder back-end (see bert.h): loading from a Hugging Face
- * folder or a GGUF file, and the batched forward pass.
+ * folder or a GGUF file, tokenizing, and the encoder operations.
  *
  * Loading reads the hyper-parameters, then every tensor by its logical
  * role through one table that names it in both formats, checks its shape,
@@ -10,6 +10,9 @@
  *
  * BERT (WordPiece) and XLM-RoBERTa (Unigram) differ only in the tokenizer
  * and in how positions are numbered (roberta_pos); the network is one.
+ *
+ * The forward pass itself is in bert_pass.c; bert_int.h holds the struct
+ * both files share.
  *
  * Invariants of a loaded model: hidden % heads == 0; max_tokens <=
  * max_positions (less pad_id + 1 with roberta_pos, so every position row
@@ -21,7 +24,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdatomic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,7 @@
 #include "core/pool.h"
 #include "core/util.h"
 #include "nn/gguf.h"
+#include "nn/bert_int.h"
 #include "nn/kernels.h"
 #include "nn/safetensors.h"
 #include "text/unigram.h"
@@ -42,35 +46,8 @@
 #define MAX_INTER 65536
 #define MAX_POSITIONS 65536
 #define MAX_TYPES 1024
-/* Work memory of one forward pass, which bounds the tokens packed in it. */
-#define PASS_BYTES (64u << 20)
-#define PASS_MAX_TOKENS 4096
 
-enum pooling { POOL_MEAN, POOL_CLS, POOL_MAX, POOL_LAST };
 static const char *const pool_names[] = {"mean", "cls", "max", "last"};
-
-struct bert_layer {
-    struct vt_packed *qkv, *out, *up, *down;
-    float *b_qkv, *b_out, *ln1_g, *ln1_b, *b_up, *b_down, *ln2_g, *ln2_b;
-};
-
-struct bert {
-    size_t vocab, hidden, heads, layers, inter, max_pos, max_tokens;
-    float eps;
-    float *word, *pos, *type0, *eln_g, *eln_b;
-    struct bert_layer *l;
-    enum pooling pool;
-    int normalize;
-    struct vt_wordpiece *tok;   /* one of tok, ug */
-    struct vt_unigram *ug;
-    /* XLM-RoBERTa numbers positions from pad_id + 1 and gives a literal
-     * <pad> the position pad_id (RoBERTa's rule); BERT and GGUF from 0. */
-    int roberta_pos;
-    int32_t pad_id;
-    const char *arch;           /* "bert" or "xlm-roberta" */
-    char model_id[40];
-    char license[64];
-};
 
 /* ------------------------------------------------------------------ */
 /* Weights by role, in both formats                                    */
@@ -379,6 +356,8 @@ static void bert_free(void *impl)
     vt_free(m->eln_b);
     vt_wordpiece_free(m->tok);
     vt_unigram_free(m->ug);
+    bert_pass_cache_free(m);
+    pthread_mutex_destroy(&m->work_mu);
     vt_free(m);
 }
 
@@ -403,146 +382,6 @@ static uint64_t digest_bytes(const void *data, size_t len, uint64_t seed)
     for (; i < len; i++)
         r = (r ^ p[i]) * 0x100000001b3ULL;
     return r ^ r >> 33;
-}
-
-/* ------------------------------------------------------------------ */
-/* Forward pass                                                        */
-/* ------------------------------------------------------------------ */
-
-struct pass {
-    const struct bert *m;
-    size_t nseq, T;
-    const int32_t *const *ids;
-    const size_t *len;
-    size_t *start;              /* first row of each sequence */
-    float *x, *qkv, *ctx, *tmp, *inter;
-    atomic_int failed;
-};
-
-/* Query rows per block of attention scores: bounds the scores buffer to
- * ATT_ROWS x L floats however long the text. */
-#define ATT_ROWS 256
-
-/* One (sequence, head): scores = Q K^T / sqrt(d), softmax, context = P V,
- * a block of query rows at a time. */
-static void attention_task(void *arg, size_t t)
-{
-    struct pass *p = arg;
-    const struct bert *m = p->m;
-    size_t H = m->hidden, d = H / m->heads;
-    size_t s = t / m->heads, h = t % m->heads;
-    size_t L = p->len[s], r0 = p->start[s], rows = L < ATT_ROWS ? L : ATT_ROWS;
-    float *buf = vt_malloc((rows * L + 4 * L * d) * sizeof *buf);
-    if (!buf) {
-        atomic_store(&p->failed, 1);
-        return;
-    }
-    float *sc = buf, *q = sc + rows * L, *k = q + L * d, *v = k + L * d, *o = v + L * d;
-    for (size_t i = 0; i < L; i++) {
-        const float *row = p->qkv + (r0 + i) * 3 * H + h * d;
-        memcpy(q + i * d, row, d * sizeof *q);
-        memcpy(k + i * d, row + H, d * sizeof *k);
-        memcpy(v + i * d, row + 2 * H, d * sizeof *v);
-    }
-    float scale = (float)(1.0 / sqrt((double)d));
-    for (size_t i0 = 0; i0 < L; i0 += rows) {
-        size_t nr = L - i0 < rows ? L - i0 : rows;
-        vt_gemm_nt(q + i0 * d, k, NULL, sc, nr, L, d);
-        vt_scale(sc, scale, nr * L);
-        vt_softmax_rows(sc, nr, L);
-        vt_gemm_nn(sc, v, NULL, o + i0 * d, nr, d, L);
-    }
-    for (size_t i = 0; i < L; i++)
-        memcpy(p->ctx + (r0 + i) * H + h * d, o + i * d, d * sizeof *o);
-    vt_free(buf);
-}
-
-static int forward(const struct bert *m, const int32_t *const *ids, const size_t *len,
-                   size_t nseq, float *out)
-{
-    size_t H = m->hidden, I = m->inter, T = 0;
-    for (size_t s = 0; s < nseq; s++)
-        T += len[s];
-    struct pass p = {0};
-    p.m = m;
-    p.nseq = nseq;
-    p.T = T;
-    p.ids = ids;
-    p.len = len;
-    atomic_init(&p.failed, 0);
-    size_t floats = T * (3 * H + 3 * H + I);
-    float *mem = vt_malloc(floats * sizeof *mem);
-    p.start = vt_malloc(nseq * sizeof *p.start);
-    if (!mem || !p.start) {
-        vt_free(mem);
-        vt_free(p.start);
-        return VT_ENOMEM;
-    }
-    p.x = mem;
-    p.tmp = p.x + T * H;
-    p.ctx = p.tmp + T * H;
-    p.qkv = p.ctx + T * H;
-    p.inter = p.qkv + T * 3 * H;
-    for (size_t s = 0, r = 0; s < nseq; s++) {
-        p.start[s] = r;
-        size_t real = 0;
-        for (size_t i = 0; i < len[s]; i++, r++) {
-            float *x = p.x + r * H;
-            size_t pi = i;
-            if (m->roberta_pos)
-                pi = ids[s][i] == m->pad_id ? (size_t)m->pad_id : (size_t)m->pad_id + ++real;
-            const float *we = m->word + (size_t)ids[s][i] * H, *pe = m->pos + pi * H;
-            for (size_t j = 0; j < H; j++)
-                x[j] = we[j] + pe[j] + m->type0[j];
-        }
-    }
-    vt_layernorm(p.x, m->eln_g, m->eln_b, T, H, m->eps);
-    for (size_t li = 0; li < m->layers; li++) {
-        const struct bert_layer *L = &m->l[li];
-        vt_gemm_packed(p.x, L->qkv, L->b_qkv, p.qkv, T);
-        vt_pool_run(vt_pool_shared(), attention_task, &p, nseq * m->heads);
-        if (atomic_load(&p.failed))
-            break;
-        vt_gemm_packed(p.ctx, L->out, L->b_out, p.tmp, T);
-        vt_add(p.tmp, p.x, T * H);
-        vt_layernorm(p.tmp, L->ln1_g, L->ln1_b, T, H, m->eps);
-        vt_gemm_packed(p.tmp, L->up, L->b_up, p.inter, T);
-        vt_gelu(p.inter, T * I);
-        vt_gemm_packed(p.inter, L->down, L->b_down, p.x, T);
-        vt_add(p.x, p.tmp, T * H);
-        vt_layernorm(p.x, L->ln2_g, L->ln2_b, T, H, m->eps);
-    }
-    int rc = atomic_load(&p.failed) ? VT_ENOMEM : 0;
-    for (size_t s = 0; !rc && s < nseq; s++) {
-        const float *rows = p.x + p.start[s] * H;
-        float *o = out + s * H;
-        size_t n = len[s];
-        switch (m->pool) {
-        case POOL_CLS:
-            memcpy(o, rows, H * sizeof *o);
-            break;
-        case POOL_LAST:
-            memcpy(o, rows + (n - 1) * H, H * sizeof *o);
-            break;
-        case POOL_MAX:
-            memcpy(o, rows, H * sizeof *o);
-            for (size_t i = 1; i < n; i++)
-                for (size_t j = 0; j < H; j++)
-                    o[j] = rows[i * H + j] > o[j] ? rows[i * H + j] : o[j];
-            break;
-        case POOL_MEAN:
-            memset(o, 0, H * sizeof *o);
-            for (size_t i = 0; i < n; i++)
-                vt_add(o, rows + i * H, H);
-            vt_scale(o, 1.0f / (float)n, H);
-            break;
-        }
-        if (m->normalize)
-            vt_l2_normalize(o, H);
-    }
-    vt_free(mem);
-    vt_free(p.start);
-    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -571,8 +410,7 @@ static int bert_tokenize(void *impl, const char *text, size_t len, int32_t **ids
 static int bert_encode(void *impl, const char *const *texts, size_t count, float *out,
                        struct vt_error *err)
 {
-    const struct bert *m = impl;
-    size_t H = m->hidden;
+    struct bert *m = impl;
     int32_t **ids = vt_calloc(count ? count : 1, sizeof *ids);
     size_t *len = vt_calloc(count ? count : 1, sizeof *len);
     int rc = 0;
@@ -593,23 +431,9 @@ static int bert_encode(void *impl, const char *const *texts, size_t count, float
             goto out;
         }
     }
-    /* Pack texts end to end up to the pass budget. */
-    size_t per_token = (6 * H + m->inter) * sizeof(float);
-    size_t budget = PASS_BYTES / per_token;
-    if (budget > PASS_MAX_TOKENS)
-        budget = PASS_MAX_TOKENS;
-    if (budget < m->max_tokens)
-        budget = m->max_tokens;
-    for (size_t i = 0; i < count;) {
-        size_t j = i, tokens = 0;
-        while (j < count && (j == i || tokens + len[j] <= budget))
-            tokens += len[j++];
-        if ((rc = forward(m, (const int32_t *const *)ids + i, len + i, j - i, out + i * H))) {
-            rc = vt_error_set(err, rc, "", "out of memory encoding %zu texts", j - i);
-            goto out;
-        }
-        i = j;
-    }
+    rc = bert_pass_encode(m, ids, len, count, out);
+    if (rc)
+        rc = vt_error_set(err, rc, "", "out of memory encoding %zu texts", count);
 out:
     if (ids)
         for (size_t i = 0; i < count; i++)
@@ -1369,6 +1193,7 @@ int vt_bert_open_ex(const char *path, const struct vt_bert_opts *o, struct vt_en
     struct bert *m = vt_calloc(1, sizeof *m);
     if (!m)
         return vt_error_set(err, VT_ENOMEM, "", "out of memory");
+    pthread_mutex_init(&m->work_mu, NULL);
     m->arch = "bert";
     struct stat st;
     uint64_t hash = 0;

@@ -29,8 +29,8 @@
  *
  * Memory: weights are converted to float32 once and linear layers packed
  * for the matrix kernels (about 4 bytes per parameter); the model file is
- * unmapped after loading. Each encode call allocates its own work memory,
- * at most about 64 MB per pass, so calls may run concurrently.
+ * unmapped after loading. Each concurrent encode call has its own work
+ * memory, at most about 64 MB per pass, reused across calls (bert_pass.c).
  */
 #ifndef VT_NN_BERT_H
 #define VT_NN_BERT_H

@@ -8,8 +8,10 @@
  * struct vt_encoder and never learn which back-end is behind it, like the
  * store's back-ends.
  *
- * Thread-safety: a loaded encoder is read-only; vt_encoder_encode may run
- * on many threads at once (each call allocates its own work memory).
+ * Thread-safety: vt_encoder_encode may run on many threads at once. An
+ * encoder from vt_encoder_open gathers concurrent calls of a few texts into
+ * batched passes (nn/batcher.h, encoder.c): a call may wait for the batch
+ * running when it arrives, and gets the same floats as a call made alone.
  */
 #ifndef VT_NN_ENCODER_H
 #define VT_NN_ENCODER_H
@@ -49,6 +51,10 @@ struct vt_encoder {
 /* Open a model: a folder with model.json (TF.js USE-Lite), a folder with
  * config.json (Hugging Face BERT), or a .gguf file. */
 int vt_encoder_open(const char *path, struct vt_encoder **out, struct vt_error *err);
+/* The largest call that encoders opened from now on gather with
+ * concurrent ones (0: none; capped at the batcher's largest batch). Until
+ * set, the environment variable VITRINE_ENCODE_BATCH, default 8. */
+void vt_encoder_set_gather_limit(long n);
 void vt_encoder_free(struct vt_encoder *e);
 void vt_encoder_info(struct vt_encoder *e, struct vt_encoder_info *info);
 /* Token ids of one text (vt_free *ids). */

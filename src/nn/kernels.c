@@ -863,20 +863,28 @@ static void gemm_run(const float *A, const float *Bp, size_t npanels, const floa
         gemm_block(&j, 0, m, 0, npanels);
         return;
     }
-    /* Split the columns when there are enough panels (each task then packs
-     * A again, which costs 1/n of the product); otherwise split the rows. */
-    size_t want = threads * 4;
+    /* About four tasks per thread, so that a thread that falls behind is
+     * made up for. Every task packs the rows of A it covers, once for its
+     * panels: splitting the columns n ways packs A n times. So the columns are split once per
+     * thread when there are enough panels, and the rows make up the rest
+     * of the tasks (each row chunk streams its column chunk of B again,
+     * from cache). A row chunk keeps at least two strips: with one, each B
+     * panel would feed a single strip, and B, the weights, would stream
+     * from L3 at twice the rate; so a product of a few rows (a short
+     * query) splits the columns only. Otherwise (few panels) the rows are
+     * split. */
+    size_t want = threads * 4, strips = (m + MR - 1) / MR;
     size_t tasks_m = 1, tasks_n = 1;
     if (npanels >= threads * 2) {
-        tasks_n = min_sz(want, npanels / 2);
+        tasks_m = min_sz(want / threads, strips / 2);
+        tasks_m = tasks_m ? tasks_m : 1;
+        tasks_n = tasks_m > 1 ? threads : min_sz(want, npanels / 2);
     } else {
-        size_t strips = (m + MR - 1) / MR;
         tasks_m = min_sz(want, strips);
         tasks_n = npanels >= 2 ? 2 : 1;
     }
     j.pstep = (npanels + tasks_n - 1) / tasks_n;
     j.tasks_n = (npanels + j.pstep - 1) / j.pstep;
-    size_t strips = (m + MR - 1) / MR;
     j.mstep = ((strips + tasks_m - 1) / tasks_m) * MR;
     tasks_m = (m + j.mstep - 1) / j.mstep;
     vt_pool_run(pool, gemm_task, &j, tasks_m * j.tasks_n);

@@ -988,14 +988,20 @@ static int encode_range(struct use_lite *u, struct use_work *w, const char *cons
 
 /*
  * A call with at least as many texts as the pool has threads is split
- * into one run of consecutive texts per thread (balanced by bytes, a proxy
- * for tokens), each encoded start to finish on its thread with its own
+ * into runs of consecutive texts, one per thread or, for long calls, up
+ * to four per thread (balanced by bytes, a proxy for tokens), each
+ * encoded start to finish on the thread that takes it, with its own
  * work area: one hand-off per call instead of one per matrix product, and
  * the tokenizer, layer norms and attention run in parallel too. Every
  * text's vector depends only on the text, so the split changes nothing in
  * the results. Smaller calls parallelise inside the matrix products.
  */
 #define SPLIT_MAX 16
+/* Bytes of text a run keeps at least when a call is split into more runs
+ * than threads, about 250 tokens: a smaller run makes thinner products,
+ * which cost more than the balance gains (32 short queries stay in one run
+ * per thread; 32 descriptions make four per thread). */
+#define RUN_MIN_BYTES 1536
 
 struct split_job {
     struct use_lite *u;
@@ -1068,8 +1074,20 @@ static int use_encode(void *impl, const char *const *texts, size_t count, float 
         return 0;
     size_t threads = vt_pool_threads(vt_pool_shared());
     threads = threads < SPLIT_MAX ? threads : SPLIT_MAX;
-    if (threads > 1 && count >= threads)
-        return encode_split(u, texts, count, threads, out, err);
+    if (threads > 1 && count >= threads) {
+        /* Up to four runs per thread while each keeps RUN_MIN_BYTES of
+         * text: a run taken by a thread that another process then holds
+         * off the CPU delays only itself, and the other threads take the
+         * rest. */
+        size_t bytes = 0;
+        for (size_t i = 0; i < count; i++)
+            bytes += text_bytes(texts[i]);
+        size_t runs = bytes / RUN_MIN_BYTES;
+        runs = runs < 4 * threads ? runs : 4 * threads;
+        runs = runs > threads ? runs : threads;
+        runs = runs < count ? runs : count;
+        return encode_split(u, texts, count, runs < SPLIT_MAX ? runs : SPLIT_MAX, out, err);
+    }
     struct use_work *w = work_get(u);
     if (!w)
         return vt_error_set(err, VT_ENOMEM, "", "out of memory for the encoder's work memory");
