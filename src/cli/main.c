@@ -26,6 +26,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/pool.h"
+#include "nn/encoder.h"
 
 static int cmd_config(struct cli *c);
 static int cmd_version(struct cli *c);
@@ -427,6 +428,7 @@ static int load_conf(struct cli *c)
     int64_t compute = vt_conf_int(c->conf, "compute_threads");
     if (compute > 0)
         vt_pool_shared_set_threads((size_t)compute);
+    vt_encoder_set_gather_limit((long)vt_conf_int(c->conf, "encode_batch"));
     return CLI_OK;
 }
 

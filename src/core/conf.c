@@ -31,6 +31,7 @@ static const struct vt_conf_key keys[] = {
     {"log_level", "info", "debug, info, warn, error or off"},
     {"threads", "32", "HTTP worker threads (a handler waits for its durable commit, so keep several per core)"},
     {"compute_threads", "0", "threads for encoder and vector math (0 = one per CPU, at most 8)"},
+    {"encode_batch", "8", "calls to the text model of at most this many texts are gathered with concurrent ones into one batch (0 = never)"},
     {"http.timeout_s", "30", "close HTTP connections idle for this many seconds (0 = never)"},
     {"shutdown_grace_s", "10", "on SIGTERM, wait this long for requests in progress to finish"},
     {"max_body_bytes", "8388608", "largest request body accepted (413 beyond)"},
