@@ -41,16 +41,13 @@ libvitrine.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-# Every member is linked (--whole-archive): a strong definition always
-# wins over a weak placeholder, whichever member the linker meets first.
-WHOLE_LIB := -Wl,--whole-archive libvitrine.a -Wl,--no-whole-archive
 
 vitrine: $(CLI_OBJ) libvitrine.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(WHOLE_LIB) $(PKG_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) libvitrine.a $(PKG_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h libvitrine.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(WHOLE_LIB) $(LDFLAGS) $(PKG_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< libvitrine.a $(LDFLAGS) $(PKG_LIBS) $(LDLIBS)
 
 # Front-end files the storefront serves, copied from node_modules (npm ci in
 # the bootstrap) into web/vendor/ (git-ignored): no bundler, no CDN. The
