@@ -50,9 +50,9 @@
 #include "rec/engine_int.h"
 
 #define ENG_ALS_MIN_HISTORY 3   /* history items before iALS proposes */
-#define CAND_ALS 200
-#define CAND_KNN 100
-#define CAND_SESSION 100
+#define CAND_ALS 100
+#define CAND_KNN 60
+#define CAND_SESSION 60
 #define CAND_TEXT 50
 #define CAND_CONTEXT 60
 #define CAND_AR_ITEMS 5          /* AR items whose neighbours are asked */
@@ -598,7 +598,6 @@ static int reason_strong_enough(const struct eng_catalog *cat, const struct eng_
 static uint64_t score_all(struct rec_req *r)
 {
     struct vt_engine *e = r->e;
-    float contrib[ENG_NFEAT];
     uint64_t version = 0;
     for (size_t j = 0; j < r->ncand; j++)
         eng_features(&r->fc, &r->cand[j]);
@@ -609,19 +608,36 @@ static uint64_t score_all(struct rec_req *r)
         for (size_t j = 0; j < r->ncand; j++) {
             struct eng_cand *c = &r->cand[j];
             c->p = vt_ranker_score(m, c->f, &c->z, &c->a);
-            vt_ranker_contrib(m, c->f, contrib);
-            float best = 0;
             c->reason = -1;
-            for (int f = 0; f < ENG_NFEAT; f++)
-                if (contrib[f] > best && reason_strong_enough(r->s->cat, c, f)) {
-                    best = contrib[f];
-                    c->reason = f;
-                }
         }
     }
     pthread_rwlock_unlock(&e->rank_lock);
     qsort(r->cand, r->ncand, sizeof *r->cand, cmp_cand);
     return version;
+}
+
+/* The reason of each entry of the final list (only those are shown, so
+ * only they are explained): the feature with the largest contribution.
+ * Exploration slots (reason -2, rules.c) have none. */
+static void choose_reasons(struct rec_req *r, struct eng_cand *list, size_t m)
+{
+    float contrib[ENG_NFEAT];
+    pthread_rwlock_rdlock(&r->e->rank_lock);
+    const struct vt_ranker *rk = r->e->ranker;
+    for (size_t j = 0; rk && j < m; j++) {
+        struct eng_cand *c = &list[j];
+        if (c->reason == -2)
+            continue;
+        vt_ranker_contrib(rk, c->f, contrib);
+        float best = 0;
+        c->reason = -1;
+        for (int f = 0; f < ENG_NFEAT; f++)
+            if (contrib[f] > best && reason_strong_enough(r->s->cat, c, f)) {
+                best = contrib[f];
+                c->reason = f;
+            }
+    }
+    pthread_rwlock_unlock(&r->e->rank_lock);
 }
 
 /* s cut to at most 160 bytes at a character boundary, into out[192]. */
@@ -1016,6 +1032,7 @@ int vt_engine_recommend(struct vt_engine *e, const struct vt_rec_request *q, jso
         for (size_t j = r.ncand > q->n ? q->n : r.ncand - 1; j < r.ncand; j++)
             r.cand[j].sources |= ENG_SRC_EXPLORE;
     size_t m = eng_rules_finish(e, r.s, &r.u, r.cand, r.ncand, q->n, seed, list);
+    choose_reasons(&r, list, m);
     *out = answer(&r, rec_id, list, m, version);
     if (!*out)
         goto oom;

@@ -110,7 +110,8 @@ static double item_cos(const struct eng_catalog *cat, int32_t a, int32_t b)
     return vt_dot(x, y, cat->dim);
 }
 
-/* An explore slot's entry: the item, no ranker reason. */
+/* An explore slot's entry: the item, no ranker reason (-2: recommend.c
+ * leaves it unexplained). */
 static void explore_entry(struct eng_cand *dst, const struct eng_cand *from, int32_t item)
 {
     if (from)
@@ -120,7 +121,7 @@ static void explore_entry(struct eng_cand *dst, const struct eng_cand *from, int
         dst->item = item;
     }
     dst->sources = ENG_SRC_EXPLORE;
-    dst->reason = -1;
+    dst->reason = -2;
     dst->reason_item = -1;
 }
 

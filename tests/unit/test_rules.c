@@ -228,9 +228,9 @@ TEST(exploration_share_and_seed)
             if (out[k].sources != ENG_SRC_EXPLORE)
                 continue;
             nexp++;
-            /* from outside the candidates, allowed, no ranker reason */
+            /* from outside the candidates, allowed, no ranker reason (-2) */
             CHECK(out[k].item >= 8 && out[k].item != 10);
-            CHECK_EQ_INT(out[k].reason, -1);
+            CHECK_EQ_INT(out[k].reason, -2);
             CHECK(k >= 1); /* never the top slot */
         }
         CHECK(nexp == 1 || nexp == 2); /* 6 x 0.3 = 1.8 */
