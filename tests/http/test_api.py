@@ -7,17 +7,15 @@ first). Each test is a function below; the last line of output is
 "test_api.py: N passed, N failed" and the exit status is non-zero when any
 test failed. VITRINE_BIN overrides the binary.
 """
-import base64
 import json
 import os
 import shutil
 import sys
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vitrine_client import ROOT, BIN, Server, create_key, raw_http  # noqa: E402
+from vitrine_client import ROOT, BIN, Server, create_key, raw_http, run_suite  # noqa: E402
 
 WORK = os.path.join(ROOT, "build", "test-http")
 TESTS = []
@@ -802,38 +800,7 @@ def sigterm_finishes_in_flight_and_exits_zero():
 # ---------------------------------------------------------------- runner
 
 def main():
-    if not os.path.exists(BIN):
-        print("test_api.py: %s not found; run `make vitrine` first" % BIN)
-        print("test_api.py: 0 passed, 1 failed")
-        return 1
-    passed = failed = 0
-    t0 = time.time()
-    try:
-        setup()
-    except Exception:
-        traceback.print_exc()
-        print("test_api.py: 0 passed, %d failed" % len(TESTS))
-        return 1
-    try:
-        for fn in TESTS:
-            t = time.time()
-            try:
-                fn()
-                passed += 1
-                print("ok   %-45s %.2fs" % (fn.__name__, time.time() - t))
-            except Exception as e:
-                failed += 1
-                print("FAIL %-45s %s" % (fn.__name__, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-            sys.stdout.flush()
-    finally:
-        S["srv"].stop_quietly()
-    if failed:
-        print("server log: %s" % S["srv"].log_path)
-    print("(%.1fs)" % (time.time() - t0))
-    print("test_api.py: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_suite("test_api.py", setup, TESTS, S)
 
 
 if __name__ == "__main__":

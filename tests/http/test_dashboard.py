@@ -13,10 +13,9 @@ import os
 import shutil
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vitrine_client import ROOT, BIN, Server, create_key  # noqa: E402
+from vitrine_client import ROOT, Server, create_key, run_suite  # noqa: E402
 
 WORK = os.path.join(ROOT, "build", "test-dashboard")
 TESTS = []
@@ -297,40 +296,7 @@ def test_empty_store_stream():
 # ---------------------------------------------------------------- runner
 
 def main():
-    if not os.path.exists(BIN):
-        print("test_dashboard.py: %s not found; run `make vitrine` first" % BIN)
-        print("test_dashboard.py: 0 passed, 1 failed")
-        return 1
-    passed = failed = 0
-    t0 = time.time()
-    try:
-        setup()
-    except Exception:
-        traceback.print_exc()
-        if "srv" in S:
-            S["srv"].stop_quietly()
-        print("test_dashboard.py: 0 passed, %d failed" % len(TESTS))
-        return 1
-    try:
-        for fn in TESTS:
-            t = time.time()
-            try:
-                fn()
-                passed += 1
-                print("ok   %-45s %.2fs" % (fn.__name__, time.time() - t))
-            except Exception as e:
-                failed += 1
-                print("FAIL %-45s %s" % (fn.__name__, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-            sys.stdout.flush()
-    finally:
-        S["srv"].stop_quietly()
-    if failed:
-        print("server log: %s" % S["srv"].log_path)
-    print("(%.1fs)" % (time.time() - t0))
-    print("test_dashboard.py: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_suite("test_dashboard.py", setup, TESTS, S)
 
 
 if __name__ == "__main__":

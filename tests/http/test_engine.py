@@ -20,10 +20,9 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vitrine_client import ROOT, Server, create_key  # noqa: E402
+from vitrine_client import ROOT, Server, create_key, run_suite  # noqa: E402
 
 WORK = os.path.join(ROOT, "build", "test-engine")
 MODEL = os.path.join(ROOT, "data", "models", "use-lite")
@@ -334,36 +333,7 @@ def deleted_user_is_forgotten():
 
 
 def main():
-    t0 = time.time()
-    passed = failed = 0
-    try:
-        setup()
-    except Exception:
-        traceback.print_exc()
-        if "srv" in S:
-            S["srv"].stop_quietly()
-        print("test_engine.py: 0 passed, %d failed" % len(TESTS))
-        return 1
-    try:
-        for fn in TESTS:
-            t = time.time()
-            try:
-                fn()
-                passed += 1
-                print("ok   %-45s %.2fs" % (fn.__name__, time.time() - t))
-            except Exception as e:
-                failed += 1
-                print("FAIL %-45s %s" % (fn.__name__, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-            sys.stdout.flush()
-    finally:
-        S["srv"].stop_quietly()
-    if failed:
-        print("server log: %s" % S["srv"].log_path)
-    print("(%.1fs)" % (time.time() - t0))
-    print("test_engine.py: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_suite("test_engine.py", setup, TESTS, S)
 
 
 if __name__ == "__main__":

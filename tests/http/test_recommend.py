@@ -29,11 +29,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-import traceback
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vitrine_client import ROOT, BIN, Server, create_key  # noqa: E402
+from vitrine_client import ROOT, Server, create_key, run_suite  # noqa: E402
 
 WORK = os.path.join(ROOT, "build", "test-recommend")
 MODEL = os.path.join(ROOT, "data", "models", "use-lite")
@@ -427,40 +426,7 @@ def model_versions_in_the_answer():
 
 
 def main():
-    if not os.path.exists(BIN):
-        print("test_recommend.py: %s not found; run `make vitrine` first" % BIN)
-        print("test_recommend.py: 0 passed, 1 failed")
-        return 1
-    passed = failed = 0
-    t0 = time.time()
-    try:
-        setup()
-    except Exception:
-        traceback.print_exc()
-        if "srv" in S:
-            S["srv"].stop_quietly()
-        print("test_recommend.py: 0 passed, %d failed" % len(TESTS))
-        return 1
-    try:
-        for fn in TESTS:
-            t = time.time()
-            try:
-                fn()
-                passed += 1
-                print("ok   %-55s %.2fs" % (fn.__name__, time.time() - t))
-            except Exception as e:
-                failed += 1
-                print("FAIL %-55s %s" % (fn.__name__, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-            sys.stdout.flush()
-    finally:
-        S["srv"].stop_quietly()
-    if failed:
-        print("server log: %s" % S["srv"].log_path)
-    print("(%.1fs)" % (time.time() - t0))
-    print("test_recommend.py: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_suite("test_recommend.py", setup, TESTS, S)
 
 
 if __name__ == "__main__":

@@ -205,3 +205,48 @@ class Server:
     def log_text(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+
+def run_suite(name, setup, tests, state):
+    """Run a suite of tests against one server: setup() starts it and puts
+    it in state["srv"]; each test runs in turn, a failure is reported and
+    the next one runs; the server stops at the end (its log is named when
+    anything failed). Prints "<name>: N passed, N failed" last and returns
+    the exit status."""
+    import sys
+    import traceback
+    if not os.path.exists(BIN):
+        print("%s: %s not found; run `make vitrine` first" % (name, BIN))
+        print("%s: 0 passed, 1 failed" % name)
+        return 1
+    passed = failed = 0
+    t0 = time.time()
+    try:
+        setup()
+    except Exception:
+        traceback.print_exc()
+        if "srv" in state:
+            state["srv"].stop_quietly()
+        print("%s: 0 passed, %d failed" % (name, len(tests)))
+        return 1
+    width = max([45] + [len(fn.__name__) + 2 for fn in tests])
+    try:
+        for fn in tests:
+            t = time.time()
+            try:
+                fn()
+                passed += 1
+                print("ok   %-*s %.2fs" % (width, fn.__name__, time.time() - t))
+            except Exception as e:
+                failed += 1
+                print("FAIL %-*s %s" % (width, fn.__name__, e))
+                if not isinstance(e, AssertionError):
+                    traceback.print_exc()
+            sys.stdout.flush()
+    finally:
+        state["srv"].stop_quietly()
+    if failed:
+        print("server log: %s" % state["srv"].log_path)
+    print("(%.1fs)" % (time.time() - t0))
+    print("%s: %d passed, %d failed" % (name, passed, failed))
+    return 1 if failed else 0
