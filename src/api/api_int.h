@@ -153,6 +153,9 @@ const char *api_method_name(int method);
 /* ---- reply.c: every handler answers through exactly one of these ---- */
 /* Steals j (may be NULL: out of memory, answered 500). */
 void api_reply_json(struct api_req *r, unsigned status, json_t *j);
+/* Answers with JSON text already written into b (a newline is added; the
+ * storage is taken and b left empty). */
+void api_reply_json_buf(struct api_req *r, unsigned status, struct vt_buf *b);
 void api_reply_empty(struct api_req *r, unsigned status);
 /* {"error": {"code": vt_strerror(code), "message": ..., "field": ...}} with
  * the status that belongs to the code. */

@@ -77,7 +77,10 @@ static struct MHD_Response *json_response(json_t *j, uint64_t *bytes)
 {
     struct vt_buf b;
     vt_buf_init(&b, 0);
-    if (json_dump_callback(j, dump_cb, &b, JSON_COMPACT) != 0 || vt_buf_append(&b, "\n", 1)) {
+    /* 15 significant digits: a decimal given with up to 15 (a price, a size
+     * in cm) reads back as written, not as 129.09999999999999. */
+    if (json_dump_callback(j, dump_cb, &b, JSON_COMPACT | JSON_REAL_PRECISION(15)) != 0 ||
+        vt_buf_append(&b, "\n", 1)) {
         vt_buf_reset(&b);
         return NULL;
     }
@@ -117,6 +120,27 @@ void api_reply_json(struct api_req *r, unsigned status, json_t *j)
         return;
     }
     api_reply_queue(r, status, resp, bytes);
+}
+
+void api_reply_json_buf(struct api_req *r, unsigned status, struct vt_buf *b)
+{
+    if (vt_buf_append(b, "\n", 1)) {
+        vt_buf_reset(b);
+        reply_plain_500(r);
+        return;
+    }
+    size_t len;
+    char *data = vt_buf_steal(b, &len);
+    struct MHD_Response *resp =
+        data ? MHD_create_response_from_buffer_with_free_callback(len, data, vt_free) : NULL;
+    if (!resp) {
+        vt_free(data);
+        reply_plain_500(r);
+        return;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    api_reply_queue(r, status, resp, len);
 }
 
 void api_reply_empty(struct api_req *r, unsigned status)

@@ -1,6 +1,7 @@
 /* buf.c - growable, capped byte buffer. */
 #include "core/buf.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,4 +96,91 @@ char *vt_buf_steal(struct vt_buf *b, size_t *len)
     b->data = NULL;
     b->len = b->cap = 0;
     return d;
+}
+
+/* Length of the UTF-8 sequence at p (1-4), or 0 when it is not valid
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+            return 0;
+        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F))
+            return 0;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+            return 0;
+        if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F))
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+int vt_buf_json_str(struct vt_buf *b, const char *s)
+{
+    if (!s)
+        return vt_buf_append(b, "null", 4);
+    const unsigned char *p = (const unsigned char *)s, *run = p;
+    int rc = vt_buf_append(b, "\"", 1);
+    while (!rc && *p) {
+        unsigned c = *p;
+        size_t n = c >= 0x20 && c != '"' && c != '\\' ? utf8_len(p) : 0;
+        if (n) {
+            p += n;
+            continue;
+        }
+        /* flush the plain run, then the escape */
+        rc = vt_buf_append(b, run, (size_t)(p - run));
+        char esc[8];
+        const char *e = esc;
+        size_t elen = 2;
+        if (c == '"')
+            e = "\\\"";
+        else if (c == '\\')
+            e = "\\\\";
+        else if (c == '\n')
+            e = "\\n";
+        else if (c == '\r')
+            e = "\\r";
+        else if (c == '\t')
+            e = "\\t";
+        else if (c == '\b')
+            e = "\\b";
+        else if (c == '\f')
+            e = "\\f";
+        else if (c < 0x20)
+            elen = (size_t)snprintf(esc, sizeof esc, "\\u%04x", c);
+        else
+            e = "\xEF\xBF\xBD", elen = 3; /* a byte outside valid UTF-8 */
+        if (!rc)
+            rc = vt_buf_append(b, e, elen);
+        p++;
+        run = p;
+    }
+    if (!rc)
+        rc = vt_buf_append(b, run, (size_t)(p - run));
+    return rc ? rc : vt_buf_append(b, "\"", 1);
+}
+
+int vt_buf_json_real(struct vt_buf *b, double x, int digits)
+{
+    if (!isfinite(x))
+        return vt_buf_append(b, "null", 4);
+    char t[40];
+    int n = snprintf(t, sizeof t, "%.*g", digits < 1 ? 1 : digits > 17 ? 17 : digits, x);
+    if (n < 0 || (size_t)n >= sizeof t - 2)
+        return VT_EINVAL;
+    if (!strpbrk(t, ".eE")) {
+        memcpy(t + n, ".0", 3);
+        n += 2;
+    }
+    return vt_buf_append(b, t, (size_t)n);
 }

@@ -24,6 +24,16 @@ int vt_buf_append(struct vt_buf *b, const void *p, size_t n);
 int vt_buf_puts(struct vt_buf *b, const char *s);
 int vt_buf_printf(struct vt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int vt_buf_vprintf(struct vt_buf *b, const char *fmt, va_list ap);
+/* JSON output without building a tree (the serving paths write answers
+ * straight into a buffer). s as a JSON string: quoted, '"', '\\' and
+ * control characters escaped as jansson does, UTF-8 kept as is, and any
+ * byte that is not part of valid UTF-8 written as U+FFFD; NULL gives
+ * null. */
+int vt_buf_json_str(struct vt_buf *b, const char *s);
+/* x as a JSON number with at most `digits` significant digits (%.*g),
+ * always with a '.' or an exponent (so it reads back as a real); a value
+ * that is not finite gives null. */
+int vt_buf_json_real(struct vt_buf *b, double x, int digits);
 /* Hand the storage to the caller (vt_free it) and leave b empty. */
 char *vt_buf_steal(struct vt_buf *b, size_t *len);
 

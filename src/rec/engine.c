@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "rec/bm25.h"
@@ -205,6 +206,43 @@ json_t *eng_item_summary(const struct eng_snapshot *s, int32_t item)
         return NULL;
     }
     return o;
+}
+
+static int summary_cb(const char *buf, size_t size, void *data)
+{
+    return vt_buf_append(data, buf, size) ? -1 : 0;
+}
+
+const char *eng_item_summary_text(const struct eng_snapshot *s, int32_t item, size_t *len)
+{
+    struct eng_catalog *c = s ? s->cat : NULL;
+    if (!c || !c->summary || item < 0 || item >= c->nitems)
+        return NULL;
+    char *got = atomic_load_explicit(&c->summary[item], memory_order_acquire);
+    if (!got) {
+        /* A racing request may make the same text: the first stored wins. */
+        json_t *o = eng_item_summary(s, item);
+        struct vt_buf b;
+        vt_buf_init(&b, 0);
+        int bad = !o || json_dump_callback(o, summary_cb, &b,
+                                            JSON_COMPACT | JSON_REAL_PRECISION(15)) != 0;
+        json_decref(o);
+        char *text = bad ? NULL : vt_buf_steal(&b, NULL);
+        vt_buf_reset(&b);
+        if (!text)
+            return NULL;
+        char *expect = NULL;
+        if (atomic_compare_exchange_strong_explicit(&c->summary[item], &expect, text,
+                                                    memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            got = text;
+        } else {
+            vt_free(text);
+            got = expect;
+        }
+    }
+    *len = strlen(got);
+    return got;
 }
 
 static uint64_t text_hash(const char *s)
@@ -771,20 +809,25 @@ static json_t *catalog_bytes(const struct eng_catalog *c)
 {
     uint64_t emb = (uint64_t)c->nitems * (c->dim * sizeof(float) + 1);
     uint64_t memo = (uint64_t)c->nitems * sizeof *c->nbr, json_text = 0;
+    uint64_t summaries = (uint64_t)c->nitems * sizeof *c->summary;
     for (int32_t i = 0; i < c->nitems; i++) {
         int32_t *nb = c->nbr ? atomic_load(&c->nbr[i]) : NULL;
         if (nb)
             memo += (uint64_t)(nb[0] + 1) * sizeof *nb;
+        char *sm = c->summary ? atomic_load(&c->summary[i]) : NULL;
+        if (sm)
+            summaries += strlen(sm) + 1;
         json_t *j = vt_item_to_json(&c->items[i].rec);
         char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_text += txt ? strlen(txt) : 0;
         json_decref(j);
         vt_free(txt);
     }
-    return json_pack("{s:I,s:I,s:I,s:I,s:I}", "embeddings", (json_int_t)emb, "ann",
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "embeddings", (json_int_t)emb, "ann",
                      (json_int_t)index_bytes(c->ann), "lexical",
                      (json_int_t)(c->bm25 ? vt_bm25_bytes(c->bm25) : 0), "neighbour_memo",
-                     (json_int_t)memo, "records_json", (json_int_t)json_text);
+                     (json_int_t)memo, "summary_memo", (json_int_t)summaries, "records_json",
+                     (json_int_t)json_text);
 }
 
 /* Heap bytes of the behaviour part's models, by part. */

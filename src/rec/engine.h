@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/conf.h"
 #include "core/error.h"
 #include "store/record.h"
@@ -103,6 +104,11 @@ struct vt_rec_request {
 };
 int vt_engine_recommend(struct vt_engine *e, const struct vt_rec_request *q, json_t **out,
                         struct vt_error *err);
+/* The same answer as compact JSON text appended to out (what the server
+ * sends; no tree is built, item summaries come from the snapshot's memo).
+ * On an error out is as it was. */
+int vt_engine_recommend_text(struct vt_engine *e, const struct vt_rec_request *q,
+                             struct vt_buf *out, struct vt_error *err);
 
 /* GET /v1/items/{id}/similar. VT_ENOTFOUND for an unknown or hidden item. */
 int vt_engine_similar(struct vt_engine *e, const char *item_id, size_t n, json_t **out,

@@ -42,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/arena.h"
 #include "index/index.h"
 #include "rec/engine.h"
 #include "rec/ials.h"
@@ -89,6 +90,10 @@ struct eng_catalog {
      * (eng_catalog_neighbours): a memo filled by requests with a
      * compare-and-swap, the only part of a built catalog that changes. */
     _Atomic(int32_t *) *nbr;
+    /* Each item's summary as JSON text (eng_item_summary_text), made on
+     * first use and kept the same way: answers copy it instead of
+     * building and serialising the item again. */
+    _Atomic(char *) *summary;
     int64_t built_ms;
     double build_seconds;
 };
@@ -174,7 +179,18 @@ struct eng_user_view {
     char **dismissed, **purchased;  /* item ids */
     size_t ndismissed, npurchased;
     char *texts[ENG_TEXTS_MAX];     /* newest first, NULL-padded */
+    /* The shopper's folded-in iALS vector from an earlier request, when
+     * fresh (ENG_ALS_MEMO_MS), with the key of what it was folded from. */
+    float *als;
+    uint32_t als_f;
+    uint64_t als_key;
+    const char *user_id;            /* whose view (the caller's string) */
+    struct vt_arena *arena;         /* where its blocks live, or NULL: the heap */
 };
+/* How long a shopper's folded-in iALS vector is reused while nothing it
+ * was folded from changed (its weights decay with a 7-day half-life, so a
+ * minute moves them by less than 0.01 %). */
+#define ENG_ALS_MEMO_MS 60000
 void eng_user_view_reset(struct eng_user_view *v);
 
 struct eng_live;
@@ -193,6 +209,15 @@ void eng_live_apply(struct vt_engine *e, const struct eng_snapshot *s,
  * an unknown user gives known = 0. */
 int eng_live_view(struct vt_engine *e, const struct eng_snapshot *s, const char *user_id,
                   struct eng_user_view *out);
+/* The same with the view's blocks taken from arena (a request's work
+ * memory; core/arena.h): eng_user_view_reset then frees nothing, the
+ * arena's release does. */
+int eng_live_view_in(struct vt_engine *e, const struct eng_snapshot *s, const char *user_id,
+                     struct vt_arena *arena, struct eng_user_view *out);
+/* Keep x (f floats), the user's vector folded from the inputs key names,
+ * for their next requests (a user not in memory is skipped). */
+void eng_live_remember_als(struct eng_live *l, const char *user_id, uint64_t key,
+                           const float *x, uint32_t f);
 void eng_live_forget(struct eng_live *l, const char *user_id);
 /* Users held in memory and bytes used (GET /v1/model, benchmarks). */
 void eng_live_stats(struct eng_live *l, size_t *users, size_t *bytes);
@@ -273,10 +298,14 @@ struct eng_feature_ctx {
     double knn_total;           /* sum of the history weights */
     int32_t *recent_items;      /* u->recent[k] as a catalog index, or -1 */
     int64_t now_ms;
+    struct vt_arena *arena;     /* where the arrays live, or NULL: the heap */
 };
+/* arena: where the context's arrays come from (a request's work memory),
+ * or NULL for the heap; eng_feature_ctx_reset frees only heap arrays. */
 int eng_feature_ctx_init(struct eng_feature_ctx *c, struct vt_engine *e,
                          const struct eng_snapshot *s, const struct eng_user_view *u,
-                         const float *context_vec, const float *text_vec);
+                         const float *context_vec, const float *text_vec,
+                         struct vt_arena *arena);
 void eng_feature_ctx_reset(struct eng_feature_ctx *c);
 /* Fill cand->f; sets reason_item for the features that name an item. */
 void eng_features(const struct eng_feature_ctx *c, struct eng_cand *cand);
@@ -424,5 +453,8 @@ void eng_new_rec_id(char out[24]);
 /* {"id","title","category","price","currency","dims_cm","model_url",
  *  "assets","stock"} of a catalog item: the form every answer lists. */
 json_t *eng_item_summary(const struct eng_snapshot *s, int32_t item);
+/* The same summary as compact JSON text (an object, no newline), shared:
+ * valid as long as the snapshot is held. NULL when out of memory. */
+const char *eng_item_summary_text(const struct eng_snapshot *s, int32_t item, size_t *len);
 
 #endif

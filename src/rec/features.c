@@ -131,11 +131,55 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* What a folded-in vector depends on, but for the slow decay of the
+ * weights: the model (snapshot version and the model itself), the
+ * history's items in order and the recent events they come from (their
+ * types, values and times). FNV-1a. */
+static uint64_t als_key(const struct eng_snapshot *s, const struct vt_ials *m,
+                        const int32_t *items, const struct eng_user_view *u, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+#define MIX(x)                                                                               \
+    do {                                                                                     \
+        uint64_t v_ = (uint64_t)(x);                                                         \
+        for (int b_ = 0; b_ < 8; b_++)                                                       \
+            h = (h ^ ((v_ >> (8 * b_)) & 0xff)) * 1099511628211ULL;                          \
+    } while (0)
+    MIX(s->version);
+    MIX((uintptr_t)m);
+    MIX(n);
+    for (size_t k = 0; k < n; k++)
+        MIX(items[k]);
+    MIX(u->nrecent);
+    for (size_t k = 0; k < u->nrecent; k++) {
+        MIX(u->recent[k].type);
+        MIX(u->recent[k].ts_ms);
+        double v = u->recent[k].value;
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        MIX(bits);
+    }
+#undef MIX
+    return h;
+}
+
+static void *ctx_alloc(struct eng_feature_ctx *c, size_t n)
+{
+    return c->arena ? vt_arena_alloc(c->arena, n) : vt_malloc(n);
+}
+
+static void *ctx_calloc(struct eng_feature_ctx *c, size_t count, size_t size)
+{
+    return c->arena ? vt_arena_calloc(c->arena, count, size) : vt_calloc(count, size);
+}
+
 int eng_feature_ctx_init(struct eng_feature_ctx *c, struct vt_engine *e,
                          const struct eng_snapshot *s, const struct eng_user_view *u,
-                         const float *context_vec, const float *text_vec)
+                         const float *context_vec, const float *text_vec,
+                         struct vt_arena *arena)
 {
     memset(c, 0, sizeof *c);
+    c->arena = arena;
     c->s = s;
     c->u = u;
     c->context_vec = context_vec;
@@ -147,10 +191,10 @@ int eng_feature_ctx_init(struct eng_feature_ctx *c, struct vt_engine *e,
 
     const struct eng_catalog *cat = s->cat;
     size_t n = u->nrecent;
-    c->hist_items = vt_malloc(n * sizeof *c->hist_items);
-    c->hist_w = vt_malloc(n * sizeof *c->hist_w);
-    c->ar_items = vt_malloc(n * sizeof *c->ar_items);
-    c->ar_w = vt_malloc(n * sizeof *c->ar_w);
+    c->hist_items = ctx_alloc(c, n * sizeof *c->hist_items);
+    c->hist_w = ctx_alloc(c, n * sizeof *c->hist_w);
+    c->ar_items = ctx_alloc(c, n * sizeof *c->ar_items);
+    c->ar_w = ctx_alloc(c, n * sizeof *c->ar_w);
     if (!c->hist_items || !c->hist_w || !c->ar_items || !c->ar_w) {
         eng_feature_ctx_reset(c);
         return VT_ENOMEM;
@@ -184,7 +228,7 @@ int eng_feature_ctx_init(struct eng_feature_ctx *c, struct vt_engine *e,
     c->nhist = m;
 
     /* Every recent event's item as an index, once, not per candidate. */
-    c->recent_items = vt_malloc(n * sizeof *c->recent_items);
+    c->recent_items = ctx_alloc(c, n * sizeof *c->recent_items);
     if (!c->recent_items) {
         eng_feature_ctx_reset(c);
         return VT_ENOMEM;
@@ -198,9 +242,9 @@ int eng_feature_ctx_init(struct eng_feature_ctx *c, struct vt_engine *e,
     const struct vt_itemknn *knn = s->beh ? s->beh->knn : NULL;
     if (knn && c->nhist && s->beh_of && knn->nitems <= KNN_DENSE_MAX) {
         size_t nb = (size_t)knn->nitems;
-        c->knn_sum = vt_calloc(nb ? nb : 1, sizeof *c->knn_sum);
-        c->knn_top = vt_calloc(nb ? nb : 1, sizeof *c->knn_top);
-        c->knn_who = vt_malloc((nb ? nb : 1) * sizeof *c->knn_who);
+        c->knn_sum = ctx_calloc(c, nb ? nb : 1, sizeof *c->knn_sum);
+        c->knn_top = ctx_calloc(c, nb ? nb : 1, sizeof *c->knn_top);
+        c->knn_who = ctx_alloc(c, (nb ? nb : 1) * sizeof *c->knn_who);
         if (!c->knn_sum || !c->knn_top || !c->knn_who) {
             eng_feature_ctx_reset(c);
             return VT_ENOMEM;
@@ -250,13 +294,23 @@ int eng_feature_ctx_init(struct eng_feature_ctx *c, struct vt_engine *e,
             }
         }
         if (nb) {
-            c->als_user = vt_malloc((size_t)ials->factors * sizeof *c->als_user);
+            uint32_t f = (uint32_t)ials->factors;
+            c->als_user = ctx_alloc(c, f * sizeof *c->als_user);
             if (!c->als_user) {
                 eng_feature_ctx_reset(c);
                 return VT_ENOMEM;
             }
-            if (vt_ials_fold_in(ials, bi, bw, nb, c->als_user)) {
-                vt_free(c->als_user);
+            /* Folding in solves an f x f system; a shopper asking again
+             * with the same history and model reuses the last answer. */
+            uint64_t key = als_key(s, ials, bi, u, nb);
+            if (u->als && u->als_f == f && u->als_key == key) {
+                memcpy(c->als_user, u->als, f * sizeof *c->als_user);
+            } else if (vt_ials_fold_in(ials, bi, bw, nb, c->als_user) == 0) {
+                if (e && u->user_id)
+                    eng_live_remember_als(e->live, u->user_id, key, c->als_user, f);
+            } else {
+                if (!c->arena)
+                    vt_free(c->als_user);
                 c->als_user = NULL;
             }
         }
@@ -268,15 +322,17 @@ void eng_feature_ctx_reset(struct eng_feature_ctx *c)
 {
     if (!c)
         return;
-    vt_free(c->als_user);
-    vt_free(c->hist_items);
-    vt_free(c->hist_w);
-    vt_free(c->ar_items);
-    vt_free(c->ar_w);
-    vt_free(c->recent_items);
-    vt_free(c->knn_sum);
-    vt_free(c->knn_top);
-    vt_free(c->knn_who);
+    if (!c->arena) { /* arena arrays go when the arena is released */
+        vt_free(c->als_user);
+        vt_free(c->hist_items);
+        vt_free(c->hist_w);
+        vt_free(c->ar_items);
+        vt_free(c->ar_w);
+        vt_free(c->recent_items);
+        vt_free(c->knn_sum);
+        vt_free(c->knn_top);
+        vt_free(c->knn_who);
+    }
     const struct eng_snapshot *s = c->s;
     memset(c, 0, sizeof *c);
     c->s = s;

@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/arena.h"
 #include "core/util.h"
 #include "rec/engine_int.h"
 
@@ -74,6 +75,13 @@ struct luser {
     char **dismissed, **purchased;  /* oldest first */
     size_t ndismissed, npurchased;
     char *texts[ENG_TEXTS_MAX];     /* newest first */
+    /* The shopper folded into the serving iALS model (features.c), kept
+     * for the next requests: valid for the inputs als_key names and for
+     * ENG_ALS_MEMO_MS after als_ms (the history's weights decay slowly). */
+    float *als;
+    uint32_t als_f;
+    uint64_t als_key;
+    int64_t als_ms;
     size_t bytes;                   /* counted in the live total */
 };
 
@@ -118,6 +126,7 @@ static void luser_free(struct luser *u)
     vt_free(u->purchased);
     for (int k = 0; k < ENG_TEXTS_MAX; k++)
         vt_free(u->texts[k]);
+    vt_free(u->als);
     vt_free(u);
 }
 
@@ -125,7 +134,8 @@ static size_t luser_bytes(const struct luser *u)
 {
     size_t b = vt_alloc_size(u) + vt_alloc_size(u->id) + vt_alloc_size(u->session) +
                vt_alloc_size(u->recent) + vt_alloc_size(u->recent_id) +
-               vt_alloc_size(u->dismissed) + vt_alloc_size(u->purchased);
+               vt_alloc_size(u->dismissed) + vt_alloc_size(u->purchased) +
+               vt_alloc_size(u->als);
     for (size_t k = 0; k < u->nrecent; k++)
         b += vt_alloc_size(u->recent[k].item_id);
     for (size_t k = 0; k < u->ndismissed; k++)
@@ -621,32 +631,47 @@ void eng_user_view_reset(struct eng_user_view *v)
 {
     if (!v)
         return;
-    vt_free(v->session);
-    for (size_t k = 0; k < v->nrecent; k++)
-        vt_free(v->recent[k].item_id);
-    vt_free(v->recent);
-    for (size_t k = 0; k < v->ndismissed; k++)
-        vt_free(v->dismissed[k]);
-    vt_free(v->dismissed);
-    for (size_t k = 0; k < v->npurchased; k++)
-        vt_free(v->purchased[k]);
-    vt_free(v->purchased);
-    for (int k = 0; k < ENG_TEXTS_MAX; k++)
-        vt_free(v->texts[k]);
+    if (!v->arena) { /* arena blocks go when the arena is released */
+        vt_free(v->session);
+        for (size_t k = 0; k < v->nrecent; k++)
+            vt_free(v->recent[k].item_id);
+        vt_free(v->recent);
+        for (size_t k = 0; k < v->ndismissed; k++)
+            vt_free(v->dismissed[k]);
+        vt_free(v->dismissed);
+        for (size_t k = 0; k < v->npurchased; k++)
+            vt_free(v->purchased[k]);
+        vt_free(v->purchased);
+        for (int k = 0; k < ENG_TEXTS_MAX; k++)
+            vt_free(v->texts[k]);
+        vt_free(v->als);
+    }
     memset(v, 0, sizeof *v);
 }
 
-static int strs_copy(char **src, size_t n, char ***out)
+/* The view's memory: its arena when it has one, else the heap. */
+static void *view_alloc(struct eng_user_view *v, size_t n)
+{
+    return v->arena ? vt_arena_alloc(v->arena, n) : vt_malloc(n);
+}
+
+static char *view_strdup(struct eng_user_view *v, const char *s)
+{
+    return v->arena ? vt_arena_strdup(v->arena, s) : vt_strdup(s);
+}
+
+static int strs_copy(struct eng_user_view *v, char **src, size_t n, char ***out)
 {
     *out = NULL;
     if (n == 0)
         return 0;
-    char **d = vt_calloc(n, sizeof *d);
+    char **d = view_alloc(v, n * sizeof *d);
     if (!d)
         return VT_ENOMEM;
+    memset(d, 0, n * sizeof *d);
     *out = d;
     for (size_t k = 0; k < n; k++)
-        if (!(d[k] = vt_strdup(src[k])))
+        if (!(d[k] = view_strdup(v, src[k])))
             return VT_ENOMEM; /* the caller resets the view */
     return 0;
 }
@@ -660,7 +685,7 @@ static int view_copy(const struct luser *u, struct eng_user_view *v)
         for (uint32_t d = 0; d < u->dim; d++)
             ss += (double)u->session[d] * u->session[d];
         if (ss > 1e-24 && isfinite(ss)) {
-            v->session = vt_malloc(u->dim * sizeof *v->session);
+            v->session = view_alloc(v, u->dim * sizeof *v->session);
             if (!v->session)
                 return VT_ENOMEM;
             float inv = (float)(1.0 / sqrt(ss));
@@ -672,35 +697,53 @@ static int view_copy(const struct luser *u, struct eng_user_view *v)
         }
     }
     if (u->nrecent) {
-        v->recent = vt_calloc(u->nrecent, sizeof *v->recent);
+        v->recent = view_alloc(v, u->nrecent * sizeof *v->recent);
         if (!v->recent)
             return VT_ENOMEM;
+        memset(v->recent, 0, u->nrecent * sizeof *v->recent);
         for (size_t k = 0; k < u->nrecent; k++) {
             v->recent[k] = u->recent[k];
             v->recent[k].item_id = NULL;
             v->nrecent = k + 1;
-            if (u->recent[k].item_id && !(v->recent[k].item_id = vt_strdup(u->recent[k].item_id)))
+            if (u->recent[k].item_id &&
+                !(v->recent[k].item_id = view_strdup(v, u->recent[k].item_id)))
                 return VT_ENOMEM;
         }
     }
-    int rc = strs_copy(u->dismissed, u->ndismissed, &v->dismissed);
+    int rc = strs_copy(v, u->dismissed, u->ndismissed, &v->dismissed);
     v->ndismissed = v->dismissed ? u->ndismissed : 0;
     if (rc)
         return rc;
-    rc = strs_copy(u->purchased, u->npurchased, &v->purchased);
+    rc = strs_copy(v, u->purchased, u->npurchased, &v->purchased);
     v->npurchased = v->purchased ? u->npurchased : 0;
     if (rc)
         return rc;
     for (int k = 0; k < ENG_TEXTS_MAX; k++)
-        if (u->texts[k] && !(v->texts[k] = vt_strdup(u->texts[k])))
+        if (u->texts[k] && !(v->texts[k] = view_strdup(v, u->texts[k])))
             return VT_ENOMEM;
+    if (u->als && vt_time_now_ms() - u->als_ms < ENG_ALS_MEMO_MS) {
+        v->als = view_alloc(v, u->als_f * sizeof *v->als);
+        if (!v->als)
+            return VT_ENOMEM;
+        memcpy(v->als, u->als, u->als_f * sizeof *v->als);
+        v->als_f = u->als_f;
+        v->als_key = u->als_key;
+    }
     return 0;
 }
 
 int eng_live_view(struct vt_engine *e, const struct eng_snapshot *s, const char *user_id,
                   struct eng_user_view *out)
 {
+    return eng_live_view_in(e, s, user_id, NULL, out);
+}
+
+int eng_live_view_in(struct vt_engine *e, const struct eng_snapshot *s, const char *user_id,
+                     struct vt_arena *arena, struct eng_user_view *out)
+{
     memset(out, 0, sizeof *out);
+    out->arena = arena;
+    out->user_id = user_id;
     if (!e || !e->live || !s || !user_id || !*user_id)
         return 0;
     struct luser *u;
@@ -719,6 +762,32 @@ int eng_live_view(struct vt_engine *e, const struct eng_snapshot *s, const char 
     if (rc)
         eng_user_view_reset(out);
     return rc;
+}
+
+void eng_live_remember_als(struct eng_live *l, const char *user_id, uint64_t key,
+                           const float *x, uint32_t f)
+{
+    if (!l || !user_id || !x || !f)
+        return;
+    uint64_t h = hash_id(user_id);
+    pthread_mutex_lock(&l->lock);
+    struct luser *u = map_find(l, user_id, h);
+    if (u) {
+        if (u->als_f != f) {
+            vt_free(u->als);
+            u->als = vt_malloc(f * sizeof *u->als);
+            u->als_f = u->als ? f : 0;
+        }
+        if (u->als) {
+            memcpy(u->als, x, f * sizeof *u->als);
+            u->als_key = key;
+            u->als_ms = vt_time_now_ms();
+        }
+        l->bytes -= u->bytes;
+        u->bytes = luser_bytes(u);
+        l->bytes += u->bytes;
+    }
+    pthread_mutex_unlock(&l->lock);
 }
 
 void eng_live_forget(struct eng_live *l, const char *user_id)

@@ -46,6 +46,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/arena.h"
+#include "core/buf.h"
 #include "core/log.h"
 #include "rec/engine_int.h"
 
@@ -78,6 +80,7 @@ struct rec_req {
     size_t ncand, cap;
     float *ctx_vec, *text_vec;  /* dim floats each, or NULL */
     const char *text;           /* the text behind text_vec */
+    struct vt_arena *A;         /* the request's work memory: every array above */
 };
 
 /* ---- candidates ------------------------------------------------------------- */
@@ -107,10 +110,12 @@ static int cand_add(struct rec_req *r, int32_t item, uint32_t source)
         return 0;
     }
     if (r->ncand == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 256;
-        struct eng_cand *c = vt_realloc(r->cand, cap * sizeof *c);
+        size_t cap = r->cap ? 2 * r->cap : 512;
+        struct eng_cand *c = vt_arena_alloc(r->A, cap * sizeof *c);
         if (!c)
             return VT_ENOMEM;
+        if (r->ncand)
+            memcpy(c, r->cand, r->ncand * sizeof *c);
         r->cand = c, r->cap = cap;
     }
     struct eng_cand *c = &r->cand[r->ncand];
@@ -142,19 +147,16 @@ static int cand_ann(struct rec_req *r, const float *vec, size_t k, uint32_t sour
     struct vt_index *ann = r->s->cat->ann;
     if (!ann || !vec || !k || vt_index_size(ann) == 0)
         return 0;
-    int64_t *labels = vt_malloc(k * sizeof *labels);
+    int64_t *labels = vt_arena_alloc(r->A, k * sizeof *labels);
     if (!labels)
         return VT_ENOMEM;
     struct ann_filter f = {r};
     size_t n = 0;
     int rc = vt_index_search(ann, vec, k, ann_ok, &f, labels, NULL, &n);
-    if (rc) {
-        vt_free(labels);
+    if (rc)
         return rc == VT_ENOMEM ? rc : 0; /* a zero or odd vector: no neighbours */
-    }
     for (size_t j = 0; j < n && !rc; j++)
         rc = cand_add(r, (int32_t)labels[j], source);
-    vt_free(labels);
     return rc;
 }
 
@@ -210,14 +212,13 @@ static size_t top_k(const float *scores, int32_t n, size_t k, int32_t *out)
 static int cand_scores(struct rec_req *r, const float *scores, int32_t n, size_t k,
                        uint32_t source)
 {
-    int32_t *best = vt_malloc((k ? k : 1) * sizeof *best);
+    int32_t *best = vt_arena_alloc(r->A, (k ? k : 1) * sizeof *best);
     if (!best)
         return VT_ENOMEM;
     size_t m = top_k(scores, n, k, best);
     int rc = 0;
     for (size_t j = 0; j < m && !rc; j++)
         rc = cand_add(r, r->s->cat_of[best[j]], source);
-    vt_free(best);
     return rc;
 }
 
@@ -268,13 +269,11 @@ static int cand_knn_history(struct rec_req *r, const int32_t *items, const float
     }
     if (!m)
         return 0;
-    float *sc = vt_calloc((size_t)beh->knn->nitems, sizeof *sc);
+    float *sc = vt_arena_alloc(r->A, (size_t)beh->knn->nitems * sizeof *sc);
     if (!sc)
         return VT_ENOMEM;
     vt_itemknn_score(beh->knn, bi, bw, m, sc);
-    int rc = cand_scores(r, sc, beh->knn->nitems, k, source);
-    vt_free(sc);
-    return rc;
+    return cand_scores(r, sc, beh->knn->nitems, k, source);
 }
 
 /* The first k items of a popularity order that may be shown here. */
@@ -374,7 +373,7 @@ static int category_filter(struct rec_req *r)
     if (!want || !*want)
         return 0;
     const struct eng_catalog *c = r->s->cat;
-    r->cat_ok = vt_calloc(c->ncats > 0 ? (size_t)c->ncats : 1, 1);
+    r->cat_ok = vt_arena_calloc(r->A, c->ncats > 0 ? (size_t)c->ncats : 1, 1);
     if (!r->cat_ok)
         return VT_ENOMEM;
     size_t len = strlen(want);
@@ -428,7 +427,7 @@ static int request_vectors(struct rec_req *r)
     if (!c->dim)
         return 0;
     if (r->ctx_item >= 0 && row(c, r->ctx_item)) {
-        r->ctx_vec = vt_malloc(c->dim * sizeof(float));
+        r->ctx_vec = vt_arena_alloc(r->A, c->dim * sizeof(float));
         if (!r->ctx_vec)
             return VT_ENOMEM;
         memcpy(r->ctx_vec, row(c, r->ctx_item), c->dim * sizeof(float));
@@ -436,17 +435,15 @@ static int request_vectors(struct rec_req *r)
         int32_t in[ENG_RECENT_MAX];
         size_t n = cart_items(r, in, ENG_RECENT_MAX);
         if (n) {
-            r->ctx_vec = vt_calloc(c->dim, sizeof(float));
+            r->ctx_vec = vt_arena_calloc(r->A, c->dim, sizeof(float));
             if (!r->ctx_vec)
                 return VT_ENOMEM;
             for (size_t j = 0; j < n; j++)
                 if (row(c, in[j]))
                     for (uint32_t k = 0; k < c->dim; k++)
                         r->ctx_vec[k] += row(c, in[j])[k];
-            if (!normalise(r->ctx_vec, c->dim)) {
-                vt_free(r->ctx_vec);
+            if (!normalise(r->ctx_vec, c->dim))
                 r->ctx_vec = NULL;
-            }
         }
     }
     /* Recent searches and reviews, newest first, embedded as one text. */
@@ -460,14 +457,13 @@ static int request_vectors(struct rec_req *r)
                 break;
             len += (size_t)w;
         }
-        r->text_vec = vt_malloc(c->dim * sizeof(float));
+        r->text_vec = vt_arena_alloc(r->A, c->dim * sizeof(float));
         if (!r->text_vec)
             return VT_ENOMEM;
         struct vt_error err;
         vt_error_clear(&err);
         if (!len || eng_embed_text(r->e, r->s, joined, r->text_vec, &err) ||
             !normalise(r->text_vec, c->dim)) {
-            vt_free(r->text_vec);
             r->text_vec = NULL;
         } else {
             r->text = r->u.texts[0];
@@ -535,17 +531,18 @@ static int gather(struct rec_req *r, uint64_t seed)
         rc = cand_ann(r, usable_session(r), CAND_SESSION, ENG_SRC_SESSION);
     if (!rc && r->text_vec)
         rc = cand_ann(r, r->text_vec, CAND_TEXT, ENG_SRC_TEXT);
-    if (!rc && fc->nhist)
+    if (!rc && fc->nhist && fc->knn_sum) /* the features gathered these scores */
+        rc = cand_scores(r, fc->knn_sum, beh->knn->nitems, CAND_KNN, ENG_SRC_KNN);
+    else if (!rc && fc->nhist)
         rc = cand_knn_history(r, fc->hist_items, fc->hist_w, fc->nhist, CAND_KNN, ENG_SRC_KNN);
     if (!rc && fc->als_user && fc->nhist >= ENG_ALS_MIN_HISTORY && beh && beh->als_ann) {
         rc = cand_als_ann(r, beh, fc->als_user, CAND_ALS);
     } else if (!rc && fc->als_user && fc->nhist >= ENG_ALS_MIN_HISTORY && beh && beh->ials) {
-        float *sc = vt_malloc((size_t)beh->ials->nitems * sizeof *sc);
+        float *sc = vt_arena_alloc(r->A, (size_t)beh->ials->nitems * sizeof *sc);
         if (!sc)
             return VT_ENOMEM;
         vt_ials_score(beh->ials, fc->als_user, sc);
         rc = cand_scores(r, sc, beh->ials->nitems, CAND_ALS, ENG_SRC_ALS);
-        vt_free(sc);
     }
     if (!rc && beh)
         rc = cand_pop(r, beh->trending, CAND_TREND, ENG_SRC_TRENDING);
@@ -562,12 +559,38 @@ static int gather(struct rec_req *r, uint64_t seed)
 
 /* ---- scoring and reasons ------------------------------------------------------ */
 
-static int cmp_cand(const void *a, const void *b)
+/* Candidates are sorted through small keys: a candidate is a hundred
+ * bytes, and moving those was a tenth of a request. */
+struct cand_key {
+    double p;
+    int32_t item;
+    uint32_t at;
+};
+
+static int cmp_key(const void *a, const void *b)
 {
-    const struct eng_cand *x = a, *y = b;
+    const struct cand_key *x = a, *y = b;
     if (x->p != y->p)
         return x->p < y->p ? 1 : -1;
     return (x->item > y->item) - (x->item < y->item);
+}
+
+/* r->cand by p, best first (ties by item index); VT_ENOMEM or 0. */
+static int sort_cands(struct rec_req *r)
+{
+    size_t n = r->ncand;
+    struct cand_key *k = vt_arena_alloc(r->A, (n ? n : 1) * sizeof *k);
+    struct eng_cand *sorted = vt_arena_alloc(r->A, (n ? n : 1) * sizeof *sorted);
+    if (!k || !sorted)
+        return VT_ENOMEM;
+    for (size_t j = 0; j < n; j++)
+        k[j] = (struct cand_key){r->cand[j].p, r->cand[j].item, (uint32_t)j};
+    qsort(k, n, sizeof *k, cmp_key);
+    for (size_t j = 0; j < n; j++)
+        sorted[j] = r->cand[k[j].at];
+    r->cand = sorted;
+    r->cap = n;
+    return 0;
 }
 
 /* A reason that names another item ("Because you placed X in your room")
@@ -594,8 +617,9 @@ static int reason_strong_enough(const struct eng_catalog *cat, const struct eng_
     return 1;
 }
 
-/* p, z, a and the feature that raised p most, for every candidate. */
-static uint64_t score_all(struct rec_req *r)
+/* p, z and a for every candidate, sorted by p; the ranker's version in
+ * *version. VT_ENOMEM or 0. */
+static int score_all(struct rec_req *r, uint64_t *version_out)
 {
     struct vt_engine *e = r->e;
     uint64_t version = 0;
@@ -612,8 +636,8 @@ static uint64_t score_all(struct rec_req *r)
         }
     }
     pthread_rwlock_unlock(&e->rank_lock);
-    qsort(r->cand, r->ncand, sizeof *r->cand, cmp_cand);
-    return version;
+    *version_out = version;
+    return sort_cands(r);
 }
 
 /* The reason of each entry of the final list (only those are shown, so
@@ -754,17 +778,21 @@ static int reason_from_source(uint32_t src)
     return -1;
 }
 
-static json_t *reason_json(const char *code, const char *en, const char *zh, int32_t item,
-                           const struct eng_snapshot *s)
+/* {"code", "text", "text_zh"?, "item_id"} into b. */
+static int reason_json(struct vt_buf *b, const char *code, const char *en, const char *zh,
+                       int32_t item, const struct eng_snapshot *s)
 {
-    json_t *o = json_pack("{s:s,s:s}", "code", code, "text", en);
-    if (!o)
-        return NULL;
-    if (zh)
-        json_object_set_new(o, "text_zh", json_string(zh));
-    json_object_set_new(o, "item_id",
-                        item >= 0 ? json_string(s->cat->items[item].rec.id) : json_null());
-    return o;
+    int rc = vt_buf_puts(b, "{\"code\":");
+    rc = rc ? rc : vt_buf_json_str(b, code);
+    rc = rc ? rc : vt_buf_puts(b, ",\"text\":");
+    rc = rc ? rc : vt_buf_json_str(b, en);
+    if (zh) {
+        rc = rc ? rc : vt_buf_puts(b, ",\"text_zh\":");
+        rc = rc ? rc : vt_buf_json_str(b, zh);
+    }
+    rc = rc ? rc : vt_buf_puts(b, ",\"item_id\":");
+    rc = rc ? rc : vt_buf_json_str(b, item >= 0 ? s->cat->items[item].rec.id : NULL);
+    return rc ? rc : vt_buf_puts(b, "}");
 }
 
 /* The cart item closest to item by embedding, or -1. */
@@ -789,15 +817,16 @@ static int32_t closest_in_cart(const struct rec_req *r, int32_t item)
     return who;
 }
 
-/* {"code", "text", "text_zh"?, "item_id"} of a list entry. Chinese text
- * is given when no item is named or the named item has a Chinese title. */
-static json_t *reason_of(struct rec_req *r, const struct eng_cand *c)
+/* {"code", "text", "text_zh"?, "item_id"} of a list entry, into b.
+ * Chinese text is given when no item is named or the named item has a
+ * Chinese title. */
+static int reason_of(struct rec_req *r, const struct eng_cand *c, struct vt_buf *b)
 {
     const struct eng_snapshot *s = r->s;
     char en[512], zh[512];
     int has_zh = 1;
     if (c->sources == ENG_SRC_EXPLORE && c->reason < 0)
-        return reason_json("explore", "Something new to discover", "发现新品", -1, s);
+        return reason_json(b, "explore", "Something new to discover", "发现新品", -1, s);
     int f = c->reason >= 0 ? c->reason : reason_from_source(c->sources);
     int32_t item = -1;
     if (f == ENG_X_SEM_CONTEXT)
@@ -836,7 +865,7 @@ static json_t *reason_of(struct rec_req *r, const struct eng_cand *c)
             snprintf(zh, sizeof zh, "因为您在房间里摆放了%s", tz ? tz : "");
         }
         has_zh = tz != NULL;
-        return reason_json(code, en, has_zh ? zh : NULL, item, s);
+        return reason_json(b, code, en, has_zh ? zh : NULL, item, s);
     }
     switch (f) {
     case ENG_Y_MANIPULATE:
@@ -936,7 +965,7 @@ static json_t *reason_of(struct rec_req *r, const struct eng_cand *c)
         break;
     }
     }
-    return reason_json(code, en, has_zh ? zh : NULL, item, s);
+    return reason_json(b, code, en, has_zh ? zh : NULL, item, s);
 }
 
 /* FNV-1a of the rec_id: the seed of the list's random choices. */
@@ -948,70 +977,89 @@ static uint64_t seed_of(const char *rec_id)
     return h;
 }
 
-static json_t *answer(struct rec_req *r, const char *rec_id, const struct eng_cand *list,
-                      size_t m, uint64_t ranker_version)
+/* The answer as JSON text into b (docs/api.md#recommend): each item's
+ * summary is the snapshot's memoised text with the list's fields added. */
+static int answer(struct rec_req *r, const char *rec_id, const struct eng_cand *list, size_t m,
+                  uint64_t ranker_version, struct vt_buf *b)
 {
-    json_t *items = json_array();
-    json_t *o = json_object();
-    if (!items || !o)
-        goto fail;
-    for (size_t j = 0; j < m; j++) {
-        json_t *it = eng_item_summary(r->s, list[j].item);
-        json_t *why = reason_of(r, &list[j]);
-        if (!it || !why) {
-            json_decref(it);
-            json_decref(why);
-            goto fail;
-        }
-        json_object_set_new(it, "score", json_real(list[j].p));
-        json_object_set_new(it, "source", json_string(list[j].sources == ENG_SRC_EXPLORE &&
-                                                              list[j].reason < 0
-                                                          ? "explore"
-                                                          : shown_source(&list[j])));
-        json_object_set_new(it, "reason", why);
-        if (json_array_append_new(items, it))
-            goto fail;
+    int rc = vt_buf_puts(b, "{\"user_id\":");
+    rc = rc ? rc : vt_buf_json_str(b, r->q->user_id);
+    rc = rc ? rc : vt_buf_puts(b, ",\"rec_id\":");
+    rc = rc ? rc : vt_buf_json_str(b, rec_id);
+    rc = rc ? rc : vt_buf_puts(b, ",\"context\":");
+    rc = rc ? rc : vt_buf_json_str(b, r->context);
+    rc = rc ? rc : vt_buf_puts(b, ",\"items\":[");
+    for (size_t j = 0; j < m && !rc; j++) {
+        size_t len = 0;
+        const char *sum = eng_item_summary_text(r->s, list[j].item, &len);
+        if (!sum || len < 2 || sum[len - 1] != '}')
+            return VT_ENOMEM;
+        if (j)
+            rc = vt_buf_append(b, ",", 1);
+        rc = rc ? rc : vt_buf_append(b, sum, len - 1); /* the object, still open */
+        rc = rc ? rc : vt_buf_puts(b, len > 2 ? ",\"score\":" : "\"score\":");
+        rc = rc ? rc : vt_buf_json_real(b, list[j].p, 9);
+        rc = rc ? rc : vt_buf_puts(b, ",\"source\":");
+        rc = rc ? rc
+                : vt_buf_json_str(b, list[j].sources == ENG_SRC_EXPLORE && list[j].reason < 0
+                                         ? "explore"
+                                         : shown_source(&list[j]));
+        rc = rc ? rc : vt_buf_puts(b, ",\"reason\":");
+        rc = rc ? rc : reason_of(r, &list[j], b);
+        rc = rc ? rc : vt_buf_append(b, "}", 1);
     }
-    json_object_set_new(o, "user_id", r->q->user_id ? json_string(r->q->user_id) : json_null());
-    json_object_set_new(o, "rec_id", json_string(rec_id));
-    json_object_set_new(o, "context", json_string(r->context));
-    json_object_set_new(o, "items", items);
-    json_object_set_new(o, "model", json_pack("{s:I,s:I}", "ranker_version",
-                                              (json_int_t)ranker_version, "snapshot_version",
-                                              (json_int_t)r->s->version));
-    return o;
-fail:
-    json_decref(items);
-    json_decref(o);
-    return NULL;
+    rc = rc ? rc
+            : vt_buf_printf(b, "],\"model\":{\"ranker_version\":%llu,\"snapshot_version\":%llu}}",
+                            (unsigned long long)ranker_version,
+                            (unsigned long long)r->s->version);
+    return rc;
 }
 
 int vt_engine_recommend(struct vt_engine *e, const struct vt_rec_request *q, json_t **out,
                         struct vt_error *err)
 {
+    struct vt_buf b;
+    vt_buf_init(&b, 0);
     *out = NULL;
+    int rc = vt_engine_recommend_text(e, q, &b, err);
+    if (rc == 0) {
+        *out = json_loadb(b.data, b.len, 0, NULL);
+        if (!*out)
+            rc = vt_error_set(err, VT_ENOMEM, NULL, "out of memory while recommending");
+    }
+    vt_buf_reset(&b);
+    return rc;
+}
+
+int vt_engine_recommend_text(struct vt_engine *e, const struct vt_rec_request *q,
+                             struct vt_buf *out, struct vt_error *err)
+{
     if (!q->n || q->n > 100)
         return vt_error_set(err, VT_EINVAL, "n", "n must be from 1 to 100");
     struct rec_req r;
     memset(&r, 0, sizeof r);
     r.e = e;
     r.q = q;
+    r.A = vt_arena_thread();
+    if (!r.A)
+        return vt_error_set(err, VT_ENOMEM, NULL, "out of memory while recommending");
+    size_t mark = vt_arena_mark(r.A);
     r.s = eng_snapshot_get(e);
     struct eng_cand *list = NULL;
     int rc = parse_context(&r, err);
     if (rc)
         goto out;
-    if (q->user_id && (rc = eng_live_view(e, r.s, q->user_id, &r.u)) != 0)
+    if (q->user_id && (rc = eng_live_view_in(e, r.s, q->user_id, r.A, &r.u)) != 0)
         goto oom;
     int32_t nitems = r.s->cat->nitems;
-    r.slot = vt_malloc((nitems ? (size_t)nitems : 1) * sizeof *r.slot);
-    list = vt_malloc(q->n * sizeof *list);
+    r.slot = vt_arena_alloc(r.A, (nitems ? (size_t)nitems : 1) * sizeof *r.slot);
+    list = vt_arena_alloc(r.A, q->n * sizeof *list);
     if (!r.slot || !list || category_filter(&r) || request_vectors(&r))
         goto oom;
     for (int32_t i = 0; i < nitems; i++)
         r.slot[i] = SLOT_NONE;
     if ((rc = eng_feature_ctx_init(&r.fc, e, r.s, q->user_id ? &r.u : NULL, r.ctx_vec,
-                                   r.text_vec)) != 0)
+                                   r.text_vec, r.A)) != 0)
         goto oom;
     r.fc_ready = 1;
 
@@ -1020,7 +1068,9 @@ int vt_engine_recommend(struct vt_engine *e, const struct vt_rec_request *q, jso
     uint64_t seed = seed_of(rec_id);
     if ((rc = gather(&r, seed)) != 0)
         goto oom;
-    uint64_t version = score_all(&r);
+    uint64_t version = 0;
+    if ((rc = score_all(&r, &version)) != 0)
+        goto oom;
     /* rules.c draws exploration from the flagged candidates, or from the
      * whole catalog when none is flagged, which would ignore category=
      * and the context: the tail of the ranking stands in when the sample
@@ -1033,9 +1083,13 @@ int vt_engine_recommend(struct vt_engine *e, const struct vt_rec_request *q, jso
             r.cand[j].sources |= ENG_SRC_EXPLORE;
     size_t m = eng_rules_finish(e, r.s, &r.u, r.cand, r.ncand, q->n, seed, list);
     choose_reasons(&r, list, m);
-    *out = answer(&r, rec_id, list, m, version);
-    if (!*out)
+    size_t at = out->len;
+    if (answer(&r, rec_id, list, m, version, out)) {
+        out->len = at; /* nothing half-written stays */
+        if (out->data)
+            out->data[at] = '\0';
         goto oom;
+    }
     if (q->log_impression)
         eng_implog_add(e, rec_id, q->user_id, "recommend", r.s, list, m);
     rc = 0;
@@ -1046,12 +1100,7 @@ out:
     if (r.fc_ready)
         eng_feature_ctx_reset(&r.fc);
     eng_user_view_reset(&r.u);
-    vt_free(r.slot);
-    vt_free(r.cand);
-    vt_free(r.cat_ok);
-    vt_free(r.ctx_vec);
-    vt_free(r.text_vec);
-    vt_free(list);
+    vt_arena_release(r.A, mark);
     eng_snapshot_put(r.s);
     return rc;
 }

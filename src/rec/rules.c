@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/arena.h"
 #include "nn/kernels.h"
 #include "rec/engine_int.h"
 
@@ -147,12 +148,16 @@ size_t eng_rules_finish(const struct vt_engine *e, const struct eng_snapshot *s,
     int32_t nitems = cat->nitems;
     uint64_t rng = seed;
     size_t nsel = 0, nexp_got = 0, npool = 0;
-    uint8_t *mark = vt_calloc(nitems ? (size_t)nitems : 1, 1); /* 1 candidate, 2 chosen */
-    size_t *pool = vt_malloc((n ? n : 1) * sizeof *pool);
-    size_t *sel = vt_malloc(k * sizeof *sel);     /* pool positions, ranked part */
-    int64_t *exp_from = vt_malloc(k * sizeof *exp_from); /* pool position, or -1 - item */
-    int32_t *catcount = vt_calloc(cat->ncats > 0 ? (size_t)cat->ncats : 1, sizeof *catcount);
-    double *maxsim = vt_malloc((n ? n : 1) * sizeof *maxsim);
+    /* Work arrays from the thread's arena (a request's work memory). */
+    struct vt_arena *A = vt_arena_thread();
+    size_t amark = vt_arena_mark(A);
+    uint8_t *mark = vt_arena_calloc(A, nitems ? (size_t)nitems : 1, 1); /* 1 candidate, 2 chosen */
+    size_t *pool = vt_arena_alloc(A, (n ? n : 1) * sizeof *pool);
+    size_t *sel = vt_arena_alloc(A, k * sizeof *sel); /* pool positions, ranked part */
+    int64_t *exp_from = vt_arena_alloc(A, k * sizeof *exp_from); /* pool position, or -1 - item */
+    int32_t *catcount =
+        vt_arena_calloc(A, cat->ncats > 0 ? (size_t)cat->ncats : 1, sizeof *catcount);
+    double *maxsim = vt_arena_alloc(A, (n ? n : 1) * sizeof *maxsim);
     size_t m = 0;
     if (!mark || !pool || !sel || !exp_from || !catcount || !maxsim) {
         m = finish_plain(e, s, u, cand, n, k, out);
@@ -304,11 +309,6 @@ size_t eng_rules_finish(const struct vt_engine *e, const struct eng_snapshot *s,
         m++;
     }
 out:
-    vt_free(mark);
-    vt_free(pool);
-    vt_free(sel);
-    vt_free(exp_from);
-    vt_free(catcount);
-    vt_free(maxsim);
+    vt_arena_release(A, amark);
     return m;
 }

@@ -67,6 +67,9 @@ static void catalog_free(struct eng_catalog *c)
     for (int32_t i = 0; c->nbr && i < c->nitems; i++)
         vt_free(atomic_load(&c->nbr[i]));
     vt_free((void *)c->nbr);
+    for (int32_t i = 0; c->summary && i < c->nitems; i++)
+        vt_free(atomic_load(&c->summary[i]));
+    vt_free((void *)c->summary);
     vt_free(c);
 }
 
@@ -458,6 +461,9 @@ static int catalog_ann(struct eng_catalog *c, struct vt_error *err)
 
 static int catalog_nbr_memo(struct eng_catalog *c, struct vt_error *err)
 {
+    c->summary = vt_calloc((size_t)c->nitems ? (size_t)c->nitems : 1, sizeof *c->summary);
+    if (!c->summary)
+        return vt_error_set(err, VT_ENOMEM, NULL, "out of memory for the summary memo");
     if (!c->ann)
         return 0;
     c->nbr = vt_calloc((size_t)c->nitems ? (size_t)c->nitems : 1, sizeof *c->nbr);

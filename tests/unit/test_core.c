@@ -1,9 +1,16 @@
-/* test_core.c - clocks, ISO-8601, UTF-8, buffers, allocator, configuration. */
+/* test_core.c - clocks, ISO-8601, UTF-8, buffers, JSON text, arenas, allocator,
+ * configuration. */
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
 #include "core/alloc.h"
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/conf.h"
 #include "core/error.h"
@@ -61,6 +68,100 @@ TEST(buf_cap)
     CHECK_EQ_INT(vt_buf_puts(&b, "xy"), VT_ETOOBIG);
     CHECK_STR(b.data, "hello1234");
     vt_buf_reset(&b);
+}
+
+/* The JSON writer against jansson's reader: every string it writes reads
+ * back as the same string (invalid UTF-8 as U+FFFD), numbers as reals. */
+TEST(buf_json_text)
+{
+    static const char *const cases[] = {"", "plain", "quote \" and \\ slash /", "tab\tnl\ncr\r",
+                                        "\x01\x1f ctl", "沙发 black sofa", "emoji \xF0\x9F\x9B\x8B",
+                                        "\xE2\x80\x9Cquoted\xE2\x80\x9D"};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        struct vt_buf b;
+        vt_buf_init(&b, 0);
+        CHECK_EQ_INT(vt_buf_json_str(&b, cases[k]), 0);
+        json_error_t je;
+        json_t *j = json_loadb(b.data, b.len, JSON_DECODE_ANY, &je);
+        CHECK(json_is_string(j));
+        if (j)
+            CHECK_STR(json_string_value(j), cases[k]);
+        json_decref(j);
+        vt_buf_reset(&b);
+    }
+    /* bytes outside UTF-8: a stray continuation, a cut sequence, an
+     * overlong '/', a surrogate, past U+10FFFF */
+    static const char *const bad[][2] = {{"a\x80" "b", "a\xEF\xBF\xBD" "b"},
+                                         {"\xE6\xB2", "\xEF\xBF\xBD\xEF\xBF\xBD"},
+                                         {"\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD"},
+                                         {"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
+                                         {"\xF4\x90\x80\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        struct vt_buf b;
+        vt_buf_init(&b, 0);
+        CHECK_EQ_INT(vt_buf_json_str(&b, bad[k][0]), 0);
+        json_t *j = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
+        CHECK(json_is_string(j));
+        if (j)
+            CHECK_STR(json_string_value(j), bad[k][1]);
+        json_decref(j);
+        vt_buf_reset(&b);
+    }
+    struct vt_buf b;
+    vt_buf_init(&b, 0);
+    CHECK_EQ_INT(vt_buf_json_str(&b, NULL), 0);
+    CHECK_EQ_INT(vt_buf_append(&b, ",", 1), 0);
+    CHECK_EQ_INT(vt_buf_json_real(&b, 1.0, 9), 0);
+    CHECK_EQ_INT(vt_buf_append(&b, ",", 1), 0);
+    CHECK_EQ_INT(vt_buf_json_real(&b, 0.516061481f, 9), 0);
+    CHECK_EQ_INT(vt_buf_append(&b, ",", 1), 0);
+    CHECK_EQ_INT(vt_buf_json_real(&b, 1e-30, 9), 0);
+    CHECK_EQ_INT(vt_buf_append(&b, ",", 1), 0);
+    CHECK_EQ_INT(vt_buf_json_real(&b, NAN, 9), 0);
+    CHECK_STR(b.data, "null,1.0,0.516061485,1e-30,null");
+    vt_buf_reset(&b);
+}
+
+/* Marks nest, big blocks get their own chunk, release merges chunks, and
+ * blocks are aligned for AVX loads. */
+TEST(arena_marks)
+{
+    struct vt_arena *a = vt_arena_new(1024);
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    char *x = vt_arena_alloc(a, 10);
+    CHECK(x && ((uintptr_t)x & 31) == 0);
+    memset(x, 'x', 10);
+    size_t m1 = vt_arena_mark(a);
+    char *y = vt_arena_alloc(a, 5000); /* bigger than a chunk */
+    CHECK(y && ((uintptr_t)y & 31) == 0);
+    memset(y, 'y', 5000);
+    size_t m2 = vt_arena_mark(a);
+    char *z = vt_arena_strdup(a, "zed");
+    CHECK_STR(z, "zed");
+    vt_arena_release(a, m2);
+    CHECK_EQ_INT(vt_arena_mark(a), m2);
+    vt_arena_release(a, m1);
+    CHECK_EQ_INT(vt_arena_mark(a), m1);
+    CHECK(x[0] == 'x' && x[9] == 'x'); /* below the mark: kept */
+    char *w = vt_arena_calloc(a, 100, 4);
+    CHECK(w && w[0] == 0 && w[399] == 0);
+    vt_arena_release(a, 0);
+    CHECK_EQ_INT(vt_arena_mark(a), 0);
+    /* merged: the next request as large as the last fits one chunk */
+    size_t cap = vt_arena_capacity(a);
+    CHECK(cap >= 5000);
+    CHECK(vt_arena_alloc(a, 5000) != NULL);
+    CHECK_EQ_INT(vt_arena_capacity(a), cap);
+    vt_arena_release(a, 0);
+    /* out of memory: NULL, and the arena still works */
+    vt_alloc_fail_after(1);
+    CHECK(vt_arena_alloc(a, 1 << 20) == NULL);
+    vt_alloc_fail_after(0);
+    CHECK(vt_arena_alloc(a, 16) != NULL);
+    vt_arena_free(a);
+    CHECK(vt_arena_thread() != NULL && vt_arena_thread() == vt_arena_thread());
 }
 
 TEST(alloc_counts_and_fails)
@@ -165,6 +266,8 @@ int main(void)
     RUN(iso_round_trip);
     RUN(utf8_checks);
     RUN(buf_cap);
+    RUN(buf_json_text);
+    RUN(arena_marks);
     RUN(alloc_counts_and_fails);
     RUN(conf_file_and_env);
     RUN(mapfile_open_close);

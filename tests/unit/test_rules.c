@@ -296,7 +296,7 @@ TEST(features_scaled_and_ar_near)
     u.session = session, u.dim = DIM;
     strcpy(u.model_id, "test@1");
     struct eng_feature_ctx ctx;
-    CHECK(eng_feature_ctx_init(&ctx, &engine, &snap, &u, NULL, NULL) == 0);
+    CHECK(eng_feature_ctx_init(&ctx, &engine, &snap, &u, NULL, NULL, NULL) == 0);
     CHECK_EQ_INT(ctx.nhist, 3); /* i9's dismiss outweighs its view */
     CHECK_EQ_INT(ctx.nar, 1);
     CHECK_EQ_INT(ctx.ar_items[0], 4);
@@ -396,7 +396,7 @@ TEST(features_cf_and_popularity)
     memset(&u, 0, sizeof u);
     u.recent = recent, u.nrecent = 2;
     struct eng_feature_ctx ctx;
-    CHECK(eng_feature_ctx_init(&ctx, &engine, &snap, &u, NULL, NULL) == 0);
+    CHECK(eng_feature_ctx_init(&ctx, &engine, &snap, &u, NULL, NULL, NULL) == 0);
     struct eng_cand c1 = {.item = 1}, c11 = {.item = 11}, c10 = {.item = 10};
     eng_features(&ctx, &c1);
     eng_features(&ctx, &c11);
