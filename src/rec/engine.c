@@ -843,7 +843,7 @@ static json_t *behaviour_bytes(const struct eng_behaviour *b)
         ials_users = (uint64_t)b->ials->nusers * f;
         ials = ials_users + (uint64_t)b->ials->nitems * f + f * (uint64_t)b->ials->factors;
     }
-    pop = 2 * (uint64_t)ni * (sizeof(float) + sizeof(int32_t));
+    pop = 2 * (uint64_t)ni * (2 * sizeof(float) + sizeof(int32_t));
     return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "interactions",
                      (json_int_t)vt_interactions_bytes(b->ix), "item_item", (json_int_t)knn,
                      "ials", (json_int_t)ials, "ials_users", (json_int_t)ials_users,

@@ -116,6 +116,9 @@ struct eng_behaviour {
                                         scoring every item is as fast */
     float *ar_rate;                  /* per item: share of its shoppers who
                                         used AR on it, in [0, 1] */
+    float *pop_feat, *trend_feat;    /* per item: the pop and trending
+                                        features (features.c), computed
+                                        once here instead of per candidate */
     int64_t last_event_id;           /* events up to this id are in */
     int64_t nevents;
     int64_t built_ms;
@@ -185,8 +188,18 @@ struct eng_user_view {
     uint32_t als_f;
     uint64_t als_key;
     const char *user_id;            /* whose view (the caller's string) */
+    /* Per catalog item of the snapshot the request reads, when the caller
+     * made it (eng_user_view_index): ENG_ITEM_DISMISSED and
+     * ENG_ITEM_PURCHASED, so the rules test a candidate by index instead
+     * of comparing its id with every listed one. NULL: compare ids. */
+    const uint8_t *item_flags;
     struct vt_arena *arena;         /* where its blocks live, or NULL: the heap */
 };
+#define ENG_ITEM_DISMISSED 1
+#define ENG_ITEM_PURCHASED 2
+/* Fill v->item_flags for catalog c from arena memory. 0 or VT_ENOMEM. */
+int eng_user_view_index(struct eng_user_view *v, const struct eng_catalog *c,
+                        struct vt_arena *arena);
 /* How long a shopper's folded-in iALS vector is reused while nothing it
  * was folded from changed (its weights decay with a 7-day half-life, so a
  * minute moves them by less than 0.01 %). */
@@ -288,6 +301,7 @@ struct eng_feature_ctx {
     int32_t *ar_items;          /* items the user placed / tried on / AR-dwelled */
     float *ar_w;
     size_t nar;
+    uint32_t *ar_order;         /* indexes of ar_items by weight, largest first */
     double price_median;        /* of engaged items, NAN when none */
     /* Item-item CF of the history, gathered once per request over the
      * history's neighbour lists (behaviour indexes), NULL when there is

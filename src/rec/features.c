@@ -227,6 +227,22 @@ int eng_feature_ctx_init(struct eng_feature_ctx *c, struct vt_engine *e,
         }
     c->nhist = m;
 
+    /* The AR items by weight, largest first: ar_near stops at the first
+     * whose weight cannot beat the best closeness found. */
+    if (c->nar) {
+        c->ar_order = ctx_alloc(c, c->nar * sizeof *c->ar_order);
+        if (!c->ar_order) {
+            eng_feature_ctx_reset(c);
+            return VT_ENOMEM;
+        }
+        for (size_t k = 0; k < c->nar; k++) {
+            size_t j = k;
+            for (; j > 0 && c->ar_w[c->ar_order[j - 1]] < c->ar_w[k]; j--)
+                c->ar_order[j] = c->ar_order[j - 1];
+            c->ar_order[j] = (uint32_t)k;
+        }
+    }
+
     /* Every recent event's item as an index, once, not per candidate. */
     c->recent_items = ctx_alloc(c, n * sizeof *c->recent_items);
     if (!c->recent_items) {
@@ -327,6 +343,7 @@ void eng_feature_ctx_reset(struct eng_feature_ctx *c)
         vt_free(c->hist_items);
         vt_free(c->hist_w);
         vt_free(c->ar_items);
+        vt_free(c->ar_order);
         vt_free(c->ar_w);
         vt_free(c->recent_items);
         vt_free(c->knn_sum);
@@ -408,12 +425,16 @@ static int32_t ar_best(const struct eng_feature_ctx *c, int32_t i, double *val)
     *val = 0;
     if (!v)
         return -1;
-    for (size_t k = 0; k < c->nar; k++) {
+    for (size_t o = 0; o < c->nar; o++) {
+        size_t k = c->ar_order[o];
+        double w = clip(c->ar_w[k], 0, 1);
+        if (w <= best)
+            break; /* closeness is at most 1: no later item can win */
         int32_t a = c->ar_items[k];
         const float *va = item_vec(c->s->cat, a);
         if (a == i || !va)
             continue;
-        double x = above_floor(c->s->cat, dot(v, va, c->s->cat->dim)) * clip(c->ar_w[k], 0, 1);
+        double x = above_floor(c->s->cat, dot(v, va, c->s->cat->dim)) * w;
         if (x > best) {
             best = x;
             who = a;
@@ -483,8 +504,11 @@ void eng_features(const struct eng_feature_ctx *c, struct eng_cand *cand)
     f[ENG_X_CF_KNN] = (float)clip(knn, 0, 1);
 
     if (beh) {
-        f[ENG_X_POP] = (float)pop_scaled(beh->pop, b);
-        f[ENG_X_TRENDING] = (float)pop_scaled(beh->trending, b);
+        int known = b >= 0 && beh->items && b < vt_idmap_count(beh->items);
+        f[ENG_X_POP] = beh->pop_feat ? (known ? beh->pop_feat[b] : 0)
+                                     : (float)pop_scaled(beh->pop, b);
+        f[ENG_X_TRENDING] = beh->trend_feat ? (known ? beh->trend_feat[b] : 0)
+                                            : (float)pop_scaled(beh->trending, b);
         if (beh->ar_rate && b >= 0 && s->beh->items && b < vt_idmap_count(beh->items))
             f[ENG_Y_AR_RATE] = (float)clip(beh->ar_rate[b], 0, 1);
     }

@@ -649,6 +649,29 @@ void eng_user_view_reset(struct eng_user_view *v)
     memset(v, 0, sizeof *v);
 }
 
+int eng_user_view_index(struct eng_user_view *v, const struct eng_catalog *c,
+                        struct vt_arena *arena)
+{
+    v->item_flags = NULL;
+    if (!v->ndismissed && !v->npurchased)
+        return 0; /* nothing listed: every test passes without the array */
+    uint8_t *f = vt_arena_calloc(arena, c->nitems ? (size_t)c->nitems : 1, 1);
+    if (!f)
+        return VT_ENOMEM;
+    for (size_t k = 0; k < v->ndismissed; k++) {
+        int32_t i = v->dismissed[k] ? vt_idmap_get(c->ids, v->dismissed[k]) : -1;
+        if (i >= 0)
+            f[i] |= ENG_ITEM_DISMISSED;
+    }
+    for (size_t k = 0; k < v->npurchased; k++) {
+        int32_t i = v->purchased[k] ? vt_idmap_get(c->ids, v->purchased[k]) : -1;
+        if (i >= 0)
+            f[i] |= ENG_ITEM_PURCHASED;
+    }
+    v->item_flags = f;
+    return 0;
+}
+
 /* The view's memory: its arena when it has one, else the heap. */
 static void *view_alloc(struct eng_user_view *v, size_t n)
 {

@@ -567,12 +567,58 @@ struct cand_key {
     uint32_t at;
 };
 
-static int cmp_key(const void *a, const void *b)
+/* x before y: larger p first, then smaller item index. */
+static inline int key_before(const struct cand_key *x, const struct cand_key *y)
 {
-    const struct cand_key *x = a, *y = b;
-    if (x->p != y->p)
-        return x->p < y->p ? 1 : -1;
-    return (x->item > y->item) - (x->item < y->item);
+    return x->p != y->p ? x->p > y->p : x->item < y->item;
+}
+
+/* Quicksort with the comparison inlined (qsort's call per comparison was
+ * most of the sort), median of three, insertion sort below 16, the
+ * smaller side first so the stack stays logarithmic. Keys are distinct
+ * (item indexes are), so the order is total. */
+static void sort_keys(struct cand_key *k, size_t n)
+{
+    while (n > 16) {
+        size_t mid = n / 2;
+        struct cand_key t;
+#define SWAP(i, j) (t = k[i], k[i] = k[j], k[j] = t)
+        if (key_before(&k[mid], &k[0]))
+            SWAP(mid, 0);
+        if (key_before(&k[n - 1], &k[0]))
+            SWAP(n - 1, 0);
+        if (key_before(&k[n - 1], &k[mid]))
+            SWAP(n - 1, mid);
+        struct cand_key pivot = k[mid];
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (key_before(&k[i], &pivot))
+                i++;
+            while (key_before(&pivot, &k[j]))
+                j--;
+            if (i >= j)
+                break;
+            SWAP(i, j);
+            i++, j--;
+        }
+#undef SWAP
+        /* k[0..j] then k[j+1..n) */
+        size_t left = j + 1;
+        if (left < n - left) {
+            sort_keys(k, left);
+            k += left, n -= left;
+        } else {
+            sort_keys(k + left, n - left);
+            n = left;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct cand_key x = k[i];
+        size_t j = i;
+        for (; j > 0 && key_before(&x, &k[j - 1]); j--)
+            k[j] = k[j - 1];
+        k[j] = x;
+    }
 }
 
 /* r->cand by p, best first (ties by item index); VT_ENOMEM or 0. */
@@ -585,7 +631,7 @@ static int sort_cands(struct rec_req *r)
         return VT_ENOMEM;
     for (size_t j = 0; j < n; j++)
         k[j] = (struct cand_key){r->cand[j].p, r->cand[j].item, (uint32_t)j};
-    qsort(k, n, sizeof *k, cmp_key);
+    sort_keys(k, n);
     for (size_t j = 0; j < n; j++)
         sorted[j] = r->cand[k[j].at];
     r->cand = sorted;
@@ -1049,7 +1095,8 @@ int vt_engine_recommend_text(struct vt_engine *e, const struct vt_rec_request *q
     int rc = parse_context(&r, err);
     if (rc)
         goto out;
-    if (q->user_id && (rc = eng_live_view_in(e, r.s, q->user_id, r.A, &r.u)) != 0)
+    if (q->user_id && ((rc = eng_live_view_in(e, r.s, q->user_id, r.A, &r.u)) != 0 ||
+                       (rc = eng_user_view_index(&r.u, r.s->cat, r.A)) != 0))
         goto oom;
     int32_t nitems = r.s->cat->nitems;
     r.slot = vt_arena_alloc(r.A, (nitems ? (size_t)nitems : 1) * sizeof *r.slot);

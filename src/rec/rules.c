@@ -78,11 +78,19 @@ int eng_rule_allowed(const struct vt_engine *e, const struct eng_snapshot *s,
     const struct eng_item *it = &s->cat->items[item];
     if (!it->visible || it->rec.hidden || it->rec.stock == 0)
         return 0;
-    if (!u)
+    if (!u || (!u->ndismissed && !u->npurchased))
         return 1;
-    if (id_listed(u->dismissed, u->ndismissed, it->rec.id))
+    int dismissed, purchased;
+    if (u->item_flags) {
+        dismissed = (u->item_flags[item] & ENG_ITEM_DISMISSED) != 0;
+        purchased = (u->item_flags[item] & ENG_ITEM_PURCHASED) != 0;
+    } else {
+        dismissed = id_listed(u->dismissed, u->ndismissed, it->rec.id);
+        purchased = !dismissed && id_listed(u->purchased, u->npurchased, it->rec.id);
+    }
+    if (dismissed)
         return 0;
-    if (id_listed(u->purchased, u->npurchased, it->rec.id))
+    if (purchased)
         return under_prefix_list(e ? e->params.repurchase : NULL, it->rec.category);
     return 1;
 }

@@ -128,6 +128,8 @@ static void behaviour_free(struct eng_behaviour *b)
     vt_ials_free(b->ials);
     vt_index_free(b->als_ann);
     vt_free(b->ar_rate);
+    vt_free(b->pop_feat);
+    vt_free(b->trend_feat);
     vt_free(b);
 }
 
@@ -552,6 +554,24 @@ static int behaviour_ar_rate(struct eng_behaviour *b, const struct trips *ar)
     return rc;
 }
 
+/* log(1 + s) / log(1 + s_max), in [0, 1], of a popularity order (0 for
+ * items without a score): the pop and trending features of every item. */
+static float *pop_feature(const struct vt_pop *p, int32_t ni)
+{
+    float *f = vt_calloc(ni ? (size_t)ni : 1, sizeof *f);
+    if (!f || !p || p->nitems == 0)
+        return f;
+    double top = p->score[p->order[0]];
+    if (!(top > 0))
+        return f;
+    double inv = 1.0 / log1p(top);
+    for (int32_t i = 0; i < ni && i < p->nitems; i++) {
+        double x = p->score[i] > 0 ? log1p(p->score[i]) * inv : 0;
+        f[i] = (float)(x < 0 ? 0 : x > 1 ? 1 : x);
+    }
+    return f;
+}
+
 /* The CF embedding space gets its own index, as the text one does: a
  * shopper's iALS candidates are the items of largest inner product with
  * their folded-in vector (what iALS scores), found in logarithmic time
@@ -722,6 +742,12 @@ int eng_behaviour_build(struct vt_engine *e, struct eng_behaviour **out, struct 
     rc = behaviour_models(e, b, err);
     if (rc)
         goto out;
+    b->pop_feat = pop_feature(b->pop, vt_idmap_count(b->items));
+    b->trend_feat = pop_feature(b->trending, vt_idmap_count(b->items));
+    if (!b->pop_feat || !b->trend_feat) {
+        rc = vt_error_set(err, VT_ENOMEM, NULL, "out of memory for the popularity features");
+        goto out;
+    }
     b->built_ms = vt_time_now_ms();
     b->build_seconds = seconds_since(t0);
     *out = b;
