@@ -28,7 +28,9 @@
  * forward steps, applied in order at open inside one transaction. A database
  * newer than this code, or an SQLite file that is not a vitrine database
  * (PRAGMA application_id), is refused. Row counts are kept by triggers in
- * the counts table so that stats cost O(1) however many events there are.
+ * the counts table so that stats cost O(1) however many events there are;
+ * the count of impressions, by store_sqlite_impressions.c in the same
+ * transactions (one update per batch rather than a trigger per row).
  * events.item_id is deliberately not a foreign key: history outlives items.
  */
 #include <limits.h>
@@ -153,6 +155,38 @@ static const char *const migrations[] = {
     "  UPDATE counts SET n = n + 1 WHERE name = 'impressions'; END;"
     "CREATE TRIGGER impressions_count_del AFTER DELETE ON impressions BEGIN"
     "  UPDATE counts SET n = n - 1 WHERE name = 'impressions'; END;",
+
+    /* 4: impressions as one row per list instead of one per item shown
+     * (store_sqlite_impressions.c describes the row). Each row of version 3
+     * becomes a one-item list that keeps its id as the list's id, so the
+     * order stays; the sequence carries over, so no id is given twice. The
+     * counts row "impressions" still counts items, now kept by the code
+     * once per append, prune chunk or user deletion: a trigger per list cost
+     * a third of an append. */
+    "CREATE TABLE impression_lists ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  rec_id TEXT NOT NULL CHECK (length(CAST(rec_id AS BLOB)) BETWEEN 1 AND 23),"
+    "  user_id TEXT NOT NULL CHECK (length(CAST(user_id AS BLOB)) BETWEEN 1 AND 128),"
+    "  surface TEXT NOT NULL CHECK (length(CAST(surface AS BLOB)) BETWEEN 1 AND 15),"
+    "  ts_ms INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL CHECK (n BETWEEN 1 AND 128),"
+    "  items BLOB NOT NULL CHECK (length(items) BETWEEN 2 * n AND 129 * n),"
+    "  position INTEGER NOT NULL CHECK (position >= 0),"
+    "  positions BLOB CHECK (positions IS NULL OR length(positions) = 4 * n),"
+    "  nfeatures INTEGER NOT NULL CHECK (nfeatures BETWEEN 0 AND 32),"
+    "  features BLOB NOT NULL CHECK (length(features) = 4 * n * nfeatures)"
+    ");"
+    "CREATE INDEX impression_lists_user ON impression_lists(user_id);"
+    "CREATE INDEX impression_lists_ts ON impression_lists(ts_ms);"
+    "INSERT INTO sqlite_sequence (name, seq)"
+    "  SELECT 'impression_lists', seq FROM sqlite_sequence WHERE name = 'impressions';"
+    "INSERT INTO impression_lists (id, rec_id, user_id, surface, ts_ms, n, items, position,"
+    "                              nfeatures, features)"
+    "  SELECT id, rec_id, user_id, surface, ts_ms, 1, CAST(CAST(item_id AS BLOB) || x'00' AS BLOB),"
+    "         position, length(features) / 4, features FROM impressions ORDER BY id;"
+    "DROP TABLE impressions;" /* its indexes, triggers and sequence go with it */
+    "UPDATE counts SET n = (SELECT coalesce(sum(n), 0) FROM impression_lists)"
+    "  WHERE name = 'impressions';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -34,7 +34,8 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vitrine_client import ROOT, BIN, Server, create_key, run_suite  # noqa: E402
+from vitrine_client import (ROOT, BIN, Server, create_key, run_suite,  # noqa: E402
+                            stored_impressions)
 
 WORK = os.path.join(ROOT, "build", "test-search")
 MODEL = os.path.join(ROOT, "data", "models", "use-lite")
@@ -366,8 +367,7 @@ def impressions_logged_for_a_named_shopper():
     anon = search(client="read", q="armchair", n=5)
 
     def logged(rec_id):
-        return rows(S["db"], "SELECT item_id, surface, position, user_id FROM impressions "
-                             "WHERE rec_id = ? ORDER BY position", rec_id)
+        return sorted(stored_impressions(S["db"], rec_id), key=lambda r: r[2])
     got = wait_for(lambda: logged(j["rec_id"]), "the search's impressions", timeout=15)
     eq([r[0] for r in got], ids, "the list as shown, in order")
     eq({(r[1], r[3]) for r in got}, {("search", "shopper-search-1")}, "surface and user")

@@ -2,9 +2,10 @@
 """test_train.py - `vitrine train`: the ranker learns from logged impressions.
 
 Builds shops in scratch databases: items and events go in through
-`vitrine import`, impressions straight into the impressions table (the
-layout store_sqlite_impressions.c describes: features are little-endian
-float32), since only a running server logs them. In the first shop a
+`vitrine import`, impressions straight into the impression_lists table
+(the layout store_sqlite_impressions.c describes: one row per list, item
+ids NUL-terminated, features little-endian float32; the store keeps the
+count), since only a running server logs them. In the first shop a
 shopper's AR engagement with an item (features ar_self and ar_near) makes
 a click likely and the interest features say nothing; `vitrine train`
 must accept a ranker that ranks the held-out impressions clearly better
@@ -66,11 +67,38 @@ def tool_env():
 
 
 def count_impressions(db):
+    """Items shown, counted from the rows themselves (not the counts table)."""
     con = sqlite3.connect(db)
     try:
-        return con.execute("SELECT count(*) FROM impressions").fetchone()[0]
+        return con.execute("SELECT coalesce(sum(n), 0) FROM impression_lists").fetchone()[0]
     finally:
         con.close()
+
+
+def insert_impressions(con, imps):
+    """Stores (rec_id, user_id, item_id, surface, position, features, ts_ms)
+    records as the store does: consecutive records of one list (rec_id,
+    user, surface, time, feature count) in one row of at most 128; item ids
+    each followed by a NUL byte; positions NULL when they run on from the
+    first, else int32 little-endian; features concatenated. The count of
+    impressions in the counts table is the writer's to keep."""
+    rows = []
+    for rec, user, item, surface, pos, feats, ts in imps:
+        key = (rec, user, surface, ts, len(feats))
+        if not rows or rows[-1][0] != key or len(rows[-1][1]) == 128:
+            rows.append((key, []))
+        rows[-1][1].append((item, pos, feats))
+    for (rec, user, surface, ts, nbytes), recs in rows:
+        pos = [p for _, p, _ in recs]
+        con.execute("INSERT INTO impression_lists (rec_id, user_id, surface, ts_ms, n, items, "
+                    "position, positions, nfeatures, features) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (rec, user, surface, ts, len(recs),
+                     b"".join(i.encode("utf-8") + b"\0" for i, _, _ in recs), pos[0],
+                     None if pos == list(range(pos[0], pos[0] + len(pos)))
+                     else struct.pack("<%di" % len(pos), *pos),
+                     nbytes // 4, b"".join(f for _, _, f in recs)))
+    con.execute("UPDATE counts SET n = n + ? WHERE name = 'impressions'", (len(imps),))
 
 
 def vitrine(*args, timeout=300):
@@ -127,8 +155,7 @@ def make_shop(name, shuffle):
 
     con = sqlite3.connect(db)
     with con:
-        con.executemany("INSERT INTO impressions (rec_id, user_id, item_id, surface, position, "
-                        "features, ts_ms) VALUES (?, ?, ?, ?, ?, ?, ?)", imps)
+        insert_impressions(con, imps)
     con.close()
 
     # The labels the documented rule gives (docs/ranker.md): an impression is
@@ -205,7 +232,7 @@ def test_server_logs_impressions_and_learns_online():
     shown item is an online step at once, the log reaches the database
     within seconds, and POST /v1/admin/retrain?wait=1 answers the report."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from vitrine_client import Server, create_key
+    from vitrine_client import Server, create_key, stored_impressions
     db, _, _ = make_shop("live", shuffle=False)
     env = tool_env()
     key = create_key(db, "admin", env)
@@ -239,6 +266,15 @@ def test_server_logs_impressions_and_learns_online():
         while count_impressions(db) < stored + len(shown) and time.time() < deadline:
             time.sleep(0.1)
         assert count_impressions(db) == stored + len(shown), (count_impressions(db), stored)
+        # the list is one row: its items in the order shown, at 0, 1, ...
+        assert stored_impressions(db, rec["rec_id"]) == [
+            (item, "recommend", p, "shopper-7") for p, item in enumerate(shown)]
+        con = sqlite3.connect(db)
+        try:
+            assert con.execute("SELECT count(*) FROM impression_lists WHERE rec_id = ?",
+                               (rec["rec_id"],)).fetchone()[0] == 1
+        finally:
+            con.close()
         r = c.post("/v1/admin/retrain?wait=1")
         assert r.status == 200, r
         rep = r.json()

@@ -10,6 +10,8 @@ import json
 import os
 import signal
 import socket
+import sqlite3
+import struct
 import subprocess
 import time
 
@@ -205,6 +207,29 @@ class Server:
     def log_text(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+
+def stored_impressions(db, rec_id):
+    """The impressions a list's rec_id left in the database, one tuple
+    (item_id, surface, position, user_id) per item in the order stored. The
+    store keeps one row per list (store_sqlite_impressions.c): item ids each
+    followed by a NUL byte; positions NULL when they run on from `position`,
+    else int32 little-endian."""
+    c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+    try:
+        got = c.execute("SELECT items, surface, position, positions, user_id, n "
+                        "FROM impression_lists WHERE rec_id = ? ORDER BY id",
+                        (rec_id,)).fetchall()
+    finally:
+        c.close()
+    out = []
+    for items, surface, first, positions, user, n in got:
+        ids = bytes(items).split(b"\0")
+        assert len(ids) == n + 1 and ids[-1] == b"", (items, n)
+        pos = (list(range(first, first + n)) if positions is None
+               else list(struct.unpack("<%di" % n, positions)))
+        out += [(i.decode("utf-8"), surface, p, user) for i, p in zip(ids[:n], pos)]
+    return out
 
 
 def run_suite(name, setup, tests, state):

@@ -1387,9 +1387,9 @@ TEST(migration_1_to_2_adds_embeddings)
     vt_store_close(s);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    /* back to version 1: without what versions 2 (embeddings) and 3
+    /* back to version 1: without what versions 2 (embeddings) and 3 and 4
      * (impressions) added */
-    CHECK_EQ_INT(sqlite3_exec(db, "DROP TABLE item_embeddings; DROP TABLE impressions; "
+    CHECK_EQ_INT(sqlite3_exec(db, "DROP TABLE item_embeddings; DROP TABLE impression_lists; "
                               "DELETE FROM counts WHERE name = 'impressions'; "
                               "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
