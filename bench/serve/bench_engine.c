@@ -133,7 +133,7 @@ int main(int argc, char **argv)
             q.n = 10;
             q.q = queries[rand_r(&seed) % (sizeof queries / sizeof *queries)];
             q.price_min = q.price_max = q.fits_cm[0] = q.fits_cm[1] = q.fits_cm[2] = NAN;
-            rc = vt_engine_search(e, &q, &out, &err);
+            rc = vt_engine_search_text(e, &q, &text, &err);
         } else {
             struct vt_rec_request q = {.n = 10, .user_id = user, .log_impression = 1};
             if (!strcmp(route, "recommend_ctx")) {

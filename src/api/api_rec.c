@@ -122,11 +122,17 @@ void api_h_search(struct api_req *r)
     char user[VT_ID_MAX + 1];
     if (request_user(r, user, sizeof user, &q.user_id))
         return;
-    json_t *out = NULL;
+    struct vt_buf out;
+    vt_buf_init(&out, 0);
     struct vt_error err;
     vt_error_clear(&err);
-    int rc = vt_engine_search(e, &q, &out, &err);
-    reply_result(r, rc, out, &err);
+    int rc = vt_engine_search_text(e, &q, &out, &err);
+    if (rc) {
+        vt_buf_reset(&out);
+        api_reply_verror(r, &err);
+        return;
+    }
+    api_reply_json_buf(r, MHD_HTTP_OK, &out);
 }
 
 void api_h_recommend(struct api_req *r)

@@ -93,6 +93,10 @@ struct vt_search_request {
 };
 int vt_engine_search(struct vt_engine *e, const struct vt_search_request *q, json_t **out,
                      struct vt_error *err);
+/* The same answer as compact JSON text appended to out (what the server
+ * sends). On an error out is as it was. */
+int vt_engine_search_text(struct vt_engine *e, const struct vt_search_request *q,
+                          struct vt_buf *out, struct vt_error *err);
 
 /* GET /v1/recommend. */
 struct vt_rec_request {

@@ -765,59 +765,74 @@ static json_t *chip_json(const struct search *S, const struct chip *c)
                      chip_filters(c) ? "filter" : "boost");
 }
 
-static int answer(struct search *S, struct ranked *r, size_t total, json_t **out,
-                  struct vt_error *err)
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+    return vt_buf_append(data, buf, size) ? -1 : 0;
+}
+
+/* The answer as JSON text into b (docs/api.md#search): the items'
+ * summaries are the snapshot's memoised text with the search's fields
+ * added, the small parts (filters) go through jansson. */
+static int answer_text(struct search *S, struct ranked *r, size_t total, struct vt_buf *b)
 {
     char rec_id[24];
     eng_new_rec_id(rec_id);
     size_t n = total < S->q->n ? total : S->q->n;
-    json_t *filters = json_array(), *items = json_array();
-    json_t *o = json_object();
-    int badj = !filters || !items || !o;
-    for (size_t k = 0; !badj && k < S->chips.n; k++) {
+    int rc = vt_buf_puts(b, "{\"q\":");
+    rc = rc ? rc : vt_buf_json_str(b, S->q->q ? S->q->q : "");
+    rc = rc ? rc : vt_buf_puts(b, ",\"language\":");
+    rc = rc ? rc : vt_buf_json_str(b, S->language);
+    rc = rc ? rc : vt_buf_puts(b, ",\"rec_id\":");
+    rc = rc ? rc : vt_buf_json_str(b, rec_id);
+    rc = rc ? rc : vt_buf_puts(b, ",\"rest\":");
+    rc = rc ? rc : vt_buf_json_str(b, S->rest);
+    rc = rc ? rc : vt_buf_puts(b, ",\"filters\":[");
+    for (size_t k = 0; !rc && k < S->chips.n; k++) {
         json_t *cj = chip_json(S, &S->chips.v[k]);
-        badj |= !cj || json_array_append_new(filters, cj);
+        if (k)
+            rc = vt_buf_append(b, ",", 1);
+        if (!cj || rc ||
+            json_dump_callback(cj, dump_cb, b, JSON_COMPACT | JSON_REAL_PRECISION(15)) != 0)
+            rc = rc ? rc : VT_ENOMEM;
+        json_decref(cj);
     }
-    for (size_t j = 0; !badj && j < n; j++) {
+    rc = rc ? rc : vt_buf_puts(b, "],\"items\":[");
+    for (size_t j = 0; !rc && j < n; j++) {
         int32_t i = r[j].item;
-        json_t *it = eng_item_summary(S->s, i), *bj = json_array();
-        badj |= !it || !bj;
-        uint32_t bits = badj ? 0 : S->boosts[i];
-        for (size_t k = 0; !badj && k < S->chips.n; k++)
+        size_t len = 0;
+        const char *sum = eng_item_summary_text(S->s, i, &len);
+        if (!sum || len < 2 || sum[len - 1] != '}')
+            return VT_ENOMEM;
+        if (j)
+            rc = vt_buf_append(b, ",", 1);
+        rc = rc ? rc : vt_buf_append(b, sum, len - 1); /* the object, still open */
+        rc = rc ? rc : vt_buf_puts(b, len > 2 ? ",\"score\":" : "\"score\":");
+        rc = rc ? rc : vt_buf_json_real(b, r[j].score, 15);
+        rc = rc ? rc : vt_buf_puts(b, ",\"semantic\":");
+        rc = rc ? rc : vt_buf_json_real(b, S->sem[i], 9); /* NAN: null */
+        rc = rc ? rc : vt_buf_puts(b, ",\"lexical\":");
+        rc = rc ? rc : vt_buf_json_real(b, S->lex[i], 9);
+        rc = rc ? rc : vt_buf_puts(b, ",\"boosts\":[");
+        uint32_t bits = S->boosts[i];
+        int first = 1;
+        for (size_t k = 0; !rc && k < S->chips.n; k++)
             if (bits >> k & 1) {
                 /* one name per kind */
                 int seen = 0;
                 for (size_t m = 0; m < k; m++)
                     seen |= (bits >> m & 1) && S->chips.v[m].kind == S->chips.v[k].kind;
-                if (!seen)
-                    badj |= json_array_append_new(bj, json_string(kind_names[S->chips.v[k].kind]));
+                if (seen)
+                    continue;
+                if (!first)
+                    rc = vt_buf_append(b, ",", 1);
+                rc = rc ? rc : vt_buf_json_str(b, kind_names[S->chips.v[k].kind]);
+                first = 0;
             }
-        if (!badj) {
-            badj |= json_object_set_new(it, "score", json_real(r[j].score));
-            badj |= json_object_set_new(it, "semantic",
-                                        isnan(S->sem[i]) ? json_null() : json_real(S->sem[i]));
-            badj |= json_object_set_new(it, "lexical", json_real(S->lex[i]));
-            badj |= json_object_set(it, "boosts", bj);
-            badj |= json_array_append(items, it);
-        }
-        json_decref(it);
-        json_decref(bj);
+        rc = rc ? rc : vt_buf_puts(b, "]}");
     }
-    if (!badj) {
-        badj |= json_object_set_new(o, "q", json_string(S->q->q ? S->q->q : ""));
-        badj |= json_object_set_new(o, "language", json_string(S->language));
-        badj |= json_object_set_new(o, "rec_id", json_string(rec_id));
-        badj |= json_object_set_new(o, "rest", json_string(S->rest));
-        badj |= json_object_set(o, "filters", filters);
-        badj |= json_object_set(o, "items", items);
-        badj |= json_object_set_new(o, "total", json_integer((json_int_t)total));
-    }
-    json_decref(filters);
-    json_decref(items);
-    if (badj) {
-        json_decref(o);
-        return vt_error_set(err, VT_ENOMEM, NULL, "out of memory writing the answer");
-    }
+    rc = rc ? rc : vt_buf_printf(b, "],\"total\":%zu}", total);
+    if (rc)
+        return rc;
     if (S->q->user_id && n > 0) {
         struct eng_cand *list = vt_calloc(n, sizeof *list);
         if (list) {
@@ -834,7 +849,6 @@ static int answer(struct search *S, struct ranked *r, size_t total, json_t **out
             vt_free(list);
         }
     }
-    *out = o;
     return 0;
 }
 
@@ -855,9 +869,24 @@ static void search_reset(struct search *S)
 int vt_engine_search(struct vt_engine *e, const struct vt_search_request *q, json_t **out,
                      struct vt_error *err)
 {
+    struct vt_buf b;
+    vt_buf_init(&b, 0);
+    *out = NULL;
+    int rc = vt_engine_search_text(e, q, &b, err);
+    if (rc == 0) {
+        *out = json_loadb(b.data, b.len, 0, NULL);
+        if (!*out)
+            rc = vt_error_set(err, VT_ENOMEM, NULL, "out of memory writing the answer");
+    }
+    vt_buf_reset(&b);
+    return rc;
+}
+
+int vt_engine_search_text(struct vt_engine *e, const struct vt_search_request *q,
+                          struct vt_buf *out, struct vt_error *err)
+{
     struct search S;
     struct ranked *r = NULL;
-    *out = NULL;
     memset(&S, 0, sizeof S);
     S.e = e;
     S.q = q;
@@ -949,7 +978,13 @@ int vt_engine_search(struct vt_engine *e, const struct vt_search_request *q, jso
         }
     }
     qsort(r, total, sizeof *r, ranked_cmp);
-    rc = answer(&S, r, total, out, err);
+    size_t at = out->len;
+    if (answer_text(&S, r, total, out)) {
+        out->len = at; /* nothing half-written stays */
+        if (out->data)
+            out->data[at] = '\0';
+        rc = vt_error_set(err, VT_ENOMEM, NULL, "out of memory writing the answer");
+    }
 out:
     vt_free(r);
     search_reset(&S);
