@@ -211,20 +211,42 @@ size_t eng_rules_finish(const struct vt_engine *e, const struct eng_snapshot *s,
         pmax = p > pmax ? p : pmax;
     }
     double prange = pmax > pmin ? pmax - pmin : 1;
+    /* Lazily: maxsim[j] covers the first upto[j] chosen items only. It
+     * only grows as more are covered, so a stale value over-estimates
+     * the candidate's worth; the best by stale values is brought up to
+     * date, and taken when it is still the best. The same choices as
+     * updating every candidate after every pick, with far fewer
+     * similarities computed (the window's tail is rarely looked at). */
+    size_t *upto = vt_arena_calloc(A, window ? window : 1, sizeof *upto);
+    if (!upto) {
+        m = finish_plain(e, s, u, cand, n, k, out);
+        goto out;
+    }
     while (nsel < nrank) {
         size_t best = SIZE_MAX;
-        double bestv = -INFINITY;
-        for (size_t j = 0; j < window; j++) {
-            const struct eng_cand *c = &cand[pool[j]];
-            if (mark[c->item] == 2)
-                continue;
-            int32_t ci = cat->items[c->item].cat;
-            if (cap > 0 && ci >= 0 && ci < cat->ncats && catcount[ci] >= cap)
-                continue;
-            double v = (1 - d) * (c->p - pmin) / prange - (nsel ? d * maxsim[j] : 0);
-            if (v > bestv) {
-                bestv = v;
-                best = j;
+        for (;;) {
+            best = SIZE_MAX;
+            double bestv = -INFINITY;
+            for (size_t j = 0; j < window; j++) {
+                const struct eng_cand *c = &cand[pool[j]];
+                if (mark[c->item] == 2)
+                    continue;
+                int32_t ci = cat->items[c->item].cat;
+                if (cap > 0 && ci >= 0 && ci < cat->ncats && catcount[ci] >= cap)
+                    continue;
+                double v = (1 - d) * (c->p - pmin) / prange - (nsel ? d * maxsim[j] : 0);
+                if (v > bestv) {
+                    bestv = v;
+                    best = j;
+                }
+            }
+            if (best == SIZE_MAX || d <= 0 || upto[best] == nsel)
+                break;
+            int32_t bi = cand[pool[best]].item;
+            for (; upto[best] < nsel; upto[best]++) {
+                double x = item_cos(cat, cand[pool[sel[upto[best]]]].item, bi);
+                if (x > maxsim[best])
+                    maxsim[best] = x;
             }
         }
         if (best == SIZE_MAX)
@@ -235,13 +257,6 @@ size_t eng_rules_finish(const struct vt_engine *e, const struct eng_snapshot *s,
         int32_t ci = cat->items[item].cat;
         if (ci >= 0 && ci < cat->ncats)
             catcount[ci]++;
-        if (d > 0)
-            for (size_t j = 0; j < window; j++)
-                if (mark[cand[pool[j]].item] != 2) {
-                    double x = item_cos(cat, item, cand[pool[j]].item);
-                    if (x > maxsim[j])
-                        maxsim[j] = x;
-                }
     }
     /* Past the window, rank order under the cap; then without it. */
     for (int pass = 0; pass < 2 && nsel < nrank; pass++)
