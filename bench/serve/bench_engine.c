@@ -126,7 +126,7 @@ int main(int argc, char **argv)
         int rc;
         double t0 = cpu_us();
         if (!strcmp(route, "similar")) {
-            rc = vt_engine_similar(e, items[rand_r(&seed) % nitems], 10, &out, &err);
+            rc = vt_engine_similar_text(e, items[rand_r(&seed) % nitems], 10, &text, &err);
         } else if (!strcmp(route, "search")) {
             struct vt_search_request q;
             memset(&q, 0, sizeof q);

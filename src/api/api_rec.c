@@ -176,11 +176,17 @@ void api_h_similar(struct api_req *r)
     int64_t n;
     if (api_query_int(r, "n", 1, LIST_MAX, LIST_DEFAULT, &n))
         return;
-    json_t *out = NULL;
+    struct vt_buf out;
+    vt_buf_init(&out, 0);
     struct vt_error err;
     vt_error_clear(&err);
-    int rc = vt_engine_similar(e, id, (size_t)n, &out, &err);
-    reply_result(r, rc, out, &err);
+    int rc = vt_engine_similar_text(e, id, (size_t)n, &out, &err);
+    if (rc) {
+        vt_buf_reset(&out);
+        api_reply_verror(r, &err);
+        return;
+    }
+    api_reply_json_buf(r, MHD_HTTP_OK, &out);
 }
 
 void api_h_fit(struct api_req *r)

@@ -117,6 +117,10 @@ int vt_engine_recommend_text(struct vt_engine *e, const struct vt_rec_request *q
 /* GET /v1/items/{id}/similar. VT_ENOTFOUND for an unknown or hidden item. */
 int vt_engine_similar(struct vt_engine *e, const char *item_id, size_t n, json_t **out,
                       struct vt_error *err);
+/* The same answer as compact JSON text appended to out. On an error out
+ * is as it was. */
+int vt_engine_similar_text(struct vt_engine *e, const char *item_id, size_t n,
+                           struct vt_buf *out, struct vt_error *err);
 
 /* POST /v1/fit: body as docs/api.md describes; VT_EINVAL with the field
  * on a bad body, VT_ENOTFOUND for an unknown item. */

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "rec/engine_int.h"
 
 #define SIMILAR_ANN_MIN 50
@@ -77,7 +78,22 @@ static const float *row(const struct eng_catalog *c, int32_t i)
 int vt_engine_similar(struct vt_engine *e, const char *item_id, size_t n, json_t **out,
                       struct vt_error *err)
 {
+    struct vt_buf b;
+    vt_buf_init(&b, 0);
     *out = NULL;
+    int rc = vt_engine_similar_text(e, item_id, n, &b, err);
+    if (rc == 0) {
+        *out = json_loadb(b.data, b.len, 0, NULL);
+        if (!*out)
+            rc = vt_error_set(err, VT_ENOMEM, NULL, "out of memory while finding similar items");
+    }
+    vt_buf_reset(&b);
+    return rc;
+}
+
+int vt_engine_similar_text(struct vt_engine *e, const char *item_id, size_t n,
+                           struct vt_buf *out, struct vt_error *err)
+{
     if (!n || n > 100)
         return vt_error_set(err, VT_EINVAL, "n", "n must be from 1 to 100");
     struct eng_snapshot *s = eng_snapshot_get(e);
@@ -85,7 +101,7 @@ int vt_engine_similar(struct vt_engine *e, const char *item_id, size_t n, json_t
     struct sim_cand *c = NULL;
     int64_t *labels = NULL;
     int32_t *slot = NULL;
-    json_t *o = NULL, *items = NULL;
+    size_t at = out->len;
     int rc = 0;
     int32_t self = vt_idmap_get(cat->ids, item_id);
     if (self < 0 || cat->items[self].rec.hidden) {
@@ -144,31 +160,36 @@ int vt_engine_similar(struct vt_engine *e, const char *item_id, size_t n, json_t
                      (sf > 0 ? (1 - w) * (c[j].cf - mf) / sf : 0);
     qsort(c, nc, sizeof *c, cmp_sim);
 
-    o = json_object();
-    items = json_array();
-    if (!o || !items)
-        goto oom;
-    for (size_t j = 0; j < nc && j < n; j++) {
-        json_t *it = eng_item_summary(s, c[j].item);
-        if (!it)
+    /* The answer as JSON text: the memoised summaries with the scores. */
+    int bad = vt_buf_puts(out, "{\"item_id\":");
+    bad = bad ? bad : vt_buf_json_str(out, cat->items[self].rec.id);
+    bad = bad ? bad : vt_buf_puts(out, ",\"items\":[");
+    for (size_t j = 0; !bad && j < nc && j < n; j++) {
+        size_t len = 0;
+        const char *sum = eng_item_summary_text(s, c[j].item, &len);
+        if (!sum || len < 2 || sum[len - 1] != '}')
             goto oom;
-        json_object_set_new(it, "score", json_real(c[j].score));
-        json_object_set_new(it, "content", json_real(c[j].content));
-        json_object_set_new(it, "cf", json_real(c[j].cf));
-        if (json_array_append_new(items, it))
-            goto oom;
+        if (j)
+            bad = vt_buf_append(out, ",", 1);
+        bad = bad ? bad : vt_buf_append(out, sum, len - 1); /* the object, still open */
+        bad = bad ? bad : vt_buf_puts(out, ",\"score\":");
+        bad = bad ? bad : vt_buf_json_real(out, c[j].score, 15);
+        bad = bad ? bad : vt_buf_puts(out, ",\"content\":");
+        bad = bad ? bad : vt_buf_json_real(out, c[j].content, 9);
+        bad = bad ? bad : vt_buf_puts(out, ",\"cf\":");
+        bad = bad ? bad : vt_buf_json_real(out, c[j].cf, 9);
+        bad = bad ? bad : vt_buf_append(out, "}", 1);
     }
-    json_object_set_new(o, "item_id", json_string(cat->items[self].rec.id));
-    json_object_set_new(o, "items", items);
-    items = NULL;
-    *out = o;
-    o = NULL;
+    bad = bad ? bad : vt_buf_puts(out, "]}");
+    if (bad)
+        goto oom;
     goto out;
 oom:
+    out->len = at; /* nothing half-written stays */
+    if (out->data)
+        out->data[at] = '\0';
     rc = vt_error_set(err, VT_ENOMEM, NULL, "out of memory while finding similar items");
 out:
-    json_decref(items);
-    json_decref(o);
     vt_free(c);
     vt_free(labels);
     vt_free(slot);
