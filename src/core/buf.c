@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -176,6 +177,8 @@ int vt_buf_json_real(struct vt_buf *b, double x, int digits)
         return vt_buf_append(b, "null", 4);
     char t[40];
     int n = snprintf(t, sizeof t, "%.*g", digits < 1 ? 1 : digits > 17 ? 17 : digits, x);
+    if (n > 0 && isinf(strtod(t, NULL))) /* rounded past the largest double */
+        n = snprintf(t, sizeof t, "%.17g", x);
     if (n < 0 || (size_t)n >= sizeof t - 2)
         return VT_EINVAL;
     if (!strpbrk(t, ".eE")) {

@@ -30,9 +30,10 @@ int vt_buf_vprintf(struct vt_buf *b, const char *fmt, va_list ap);
  * byte that is not part of valid UTF-8 written as U+FFFD; NULL gives
  * null. */
 int vt_buf_json_str(struct vt_buf *b, const char *s);
-/* x as a JSON number with at most `digits` significant digits (%.*g),
- * always with a '.' or an exponent (so it reads back as a real); a value
- * that is not finite gives null. */
+/* x as a JSON number with at most `digits` significant digits (%.*g; 17
+ * when fewer would round past the largest double), always with a '.' or
+ * an exponent (so it reads back as a real); a value that is not finite
+ * gives null. */
 int vt_buf_json_real(struct vt_buf *b, double x, int digits);
 /* Hand the storage to the caller (vt_free it) and leave b empty. */
 char *vt_buf_steal(struct vt_buf *b, size_t *len);
