@@ -80,42 +80,24 @@ struct pass {
     float *att;
 };
 
-/* Query rows per block of attention scores: bounds the scores buffer to
- * ATT_ROWS x L floats however long the text. */
-#define ATT_ROWS 256
-
 /* Scratch floats of one attention task for texts of up to L tokens. */
 static size_t att_scratch(const struct bert *m, size_t L)
 {
-    size_t d = m->hidden / m->heads, rows = L < ATT_ROWS ? L : ATT_ROWS;
-    return rows * L + 4 * L * d;
+    return vt_attention_work_floats(L, m->hidden / m->heads);
 }
 
-/* One (sequence, head): scores = Q K^T / sqrt(d), softmax, context = P V,
- * a block of query rows at a time. buf: att_scratch(m, L) floats. */
+/* One (sequence, head): softmax(Q K^T / sqrt(d)) V, read from the fused
+ * QKV rows and written into the head's columns of ctx, without copies.
+ * buf: att_scratch(m, L) floats. */
 static void attention_pair(const struct pass *p, size_t t, float *buf)
 {
     const struct bert *m = p->m;
     size_t H = m->hidden, d = H / m->heads;
     size_t s = t / m->heads, h = t % m->heads;
-    size_t L = p->len[s], r0 = p->start[s], rows = L < ATT_ROWS ? L : ATT_ROWS;
-    float *sc = buf, *q = sc + rows * L, *k = q + L * d, *v = k + L * d, *o = v + L * d;
-    for (size_t i = 0; i < L; i++) {
-        const float *row = p->qkv + (r0 + i) * 3 * H + h * d;
-        memcpy(q + i * d, row, d * sizeof *q);
-        memcpy(k + i * d, row + H, d * sizeof *k);
-        memcpy(v + i * d, row + 2 * H, d * sizeof *v);
-    }
+    size_t L = p->len[s], r0 = p->start[s];
+    const float *q = p->qkv + r0 * 3 * H + h * d;
     float scale = (float)(1.0 / sqrt((double)d));
-    for (size_t i0 = 0; i0 < L; i0 += rows) {
-        size_t nr = L - i0 < rows ? L - i0 : rows;
-        vt_gemm_nt(q + i0 * d, k, NULL, sc, nr, L, d);
-        vt_scale(sc, scale, nr * L);
-        vt_softmax_rows(sc, nr, L);
-        vt_gemm_nn(sc, v, NULL, o + i0 * d, nr, d, L);
-    }
-    for (size_t i = 0; i < L; i++)
-        memcpy(p->ctx + (r0 + i) * H + h * d, o + i * d, d * sizeof *o);
+    vt_attention(q, q + H, q + 2 * H, 3 * H, L, d, scale, p->ctx + r0 * H + h * d, H, buf);
 }
 
 static void attention_task(void *arg, size_t t)
@@ -158,7 +140,8 @@ static int forward(const struct bert *m, struct bert_work *w, const int32_t *con
     /* T <= PASS_MAX_TOKENS (or one text of max_tokens), and the widths
      * are those of weights in memory: these sizes cannot overflow. The
      * row starts go first, where the block's alignment holds for them. */
-    size_t floats = T * (3 * H + 3 * H + I) + tasks * p.att_task;
+    size_t inter = vt_strips_floats(T, I);
+    size_t floats = T * (3 * H + 3 * H) + inter + tasks * p.att_task;
     size_t head = (nseq * sizeof(size_t) + 63) & ~(size_t)63;
     size_t bytes = head + floats * sizeof(float);
     if (bytes > w->bytes) {
@@ -171,7 +154,7 @@ static int forward(const struct bert *m, struct bert_work *w, const int32_t *con
     }
     p.start = w->mem;
     float *mem = (float *)(void *)((char *)w->mem + head);
-    p.att = mem + T * (3 * H + 3 * H + I);
+    p.att = mem + T * (3 * H + 3 * H) + inter;
     p.x = mem;
     p.tmp = p.x + T * H;
     p.ctx = p.tmp + T * H;
@@ -195,13 +178,16 @@ static int forward(const struct bert *m, struct bert_work *w, const int32_t *con
         const struct bert_layer *L = &m->l[li];
         vt_gemm_packed(p.x, L->qkv, L->b_qkv, p.qkv, T);
         vt_pool_run(vt_pool_shared(), attention_task, &p, tasks);
-        vt_gemm_packed(p.ctx, L->out, L->b_out, p.tmp, T);
-        vt_add(p.tmp, p.x, T * H);
+        /* residuals added as each tile of the product is finished; the
+         * FFN's hidden layer goes from one product to the next in the
+         * strip layout (kernels.h), so the second product packs nothing */
+        const struct vt_gemm_ex res_x = {.add = p.x};
+        vt_gemm_packed_ex(p.ctx, L->out, L->b_out, p.tmp, T, &res_x);
         vt_layernorm(p.tmp, L->ln1_g, L->ln1_b, T, H, m->eps);
-        vt_gemm_packed(p.tmp, L->up, L->b_up, p.inter, T);
-        vt_gelu(p.inter, T * I);
-        vt_gemm_packed(p.inter, L->down, L->b_down, p.x, T);
-        vt_add(p.x, p.tmp, T * H);
+        const struct vt_gemm_ex up = {.flags = VT_GEMM_GELU | VT_GEMM_C_STRIPS};
+        vt_gemm_packed_ex(p.tmp, L->up, L->b_up, p.inter, T, &up);
+        const struct vt_gemm_ex down = {.flags = VT_GEMM_A_STRIPS, .add = p.tmp};
+        vt_gemm_packed_ex(p.inter, L->down, L->b_down, p.x, T, &down);
         vt_layernorm(p.x, L->ln2_g, L->ln2_b, T, H, m->eps);
     }
     for (size_t s = 0; s < nseq; s++) {

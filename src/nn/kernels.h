@@ -13,9 +13,11 @@
  * portable set (read once, at the first kernel call). Large matrix products
  * split across the shared thread pool (core/pool.h: VITRINE_COMPUTE_THREADS or
  * vt_pool_shared_set_threads); a product issued while the pool is busy runs
- * on the calling thread.
+ * on the calling thread. A product uses about 230 KB of the stack of the
+ * thread that runs it (its block of A, packed); threads with the default
+ * stack size (8 MB on Debian) have plenty.
  *
- * Accuracy: every product accumulates in float32 along k, in blocks of 256;
+ * Accuracy: every product accumulates in float32 along k, in blocks of 384;
  * elementwise functions (exp in softmax, erf in GELU, tanh) of the AVX2 set
  * use polynomial approximations with absolute error below 3e-7 over the
  * float range (tests/unit/test_kernels.c states each tolerance).
@@ -53,6 +55,48 @@ size_t vt_packed_bytes(const struct vt_packed *p);
 /* C[m,n] = A[m,k] . B (+ bias[n] if bias), B packed. */
 void vt_gemm_packed(const float *A, const struct vt_packed *B, const float *bias, float *C,
                     size_t m);
+
+/*
+ * vt_gemm_packed with more control, for chaining products without extra
+ * passes over memory. Flags, or-ed:
+ *   VT_GEMM_GELU      gelu on each tile of C as it is finished, while it is
+ *                     in cache: exactly what vt_gelu on the result gives;
+ *   VT_GEMM_C_STRIPS  C is written in the strip layout (ldc is ignored);
+ *   VT_GEMM_A_STRIPS  A is read in the strip layout of depth k (lda is
+ *                     ignored).
+ * The strip layout of an [m, k] matrix is the form the product's kernel
+ * reads A in: rows in strips of 6, the last one zero-padded, each strip
+ * stored k-major, so element (i, p) is at (i / 6) * 6 * k + p * 6 + i % 6,
+ * vt_strips_floats(m, k) floats in all. A product whose A is another's C
+ * in this layout (a feed-forward block: up-projection, GELU,
+ * down-projection) then copies nothing, on any number of threads.
+ * With add, C = A.B + bias + add (a residual connection; add may not
+ * overlap C): exactly what vt_add after the plain product gives. Strides
+ * of 0 mean rows packed end to end (k for A, n for C and add).
+ */
+enum { VT_GEMM_PLAIN = 0, VT_GEMM_GELU = 1, VT_GEMM_C_STRIPS = 2, VT_GEMM_A_STRIPS = 4 };
+struct vt_gemm_ex {
+    size_t lda, ldc;       /* row strides of A and C (0: k and n) */
+    int flags;             /* VT_GEMM_* */
+    const float *add;      /* NULL, or [m, n] added to C, rows ldadd apart */
+    size_t ldadd;          /* 0: n */
+};
+void vt_gemm_packed_ex(const float *A, const struct vt_packed *B, const float *bias, float *C,
+                       size_t m, const struct vt_gemm_ex *ex);
+size_t vt_strips_floats(size_t m, size_t k);
+
+/*
+ * Attention of one head over L tokens of dimension d: out = softmax(scale
+ * . q k^T) v, the softmax over each row of L keys. q, k and v are [L, d]
+ * with rows ld floats apart (so they can be column slices of one fused
+ * QKV matrix); out is [L, d] with rows ldo floats apart. work holds
+ * vt_attention_work_floats(L, d) floats (any alignment). The scores of a
+ * few query rows at a time are all that is kept, so the work memory grows
+ * with L, not L^2. Single-threaded.
+ */
+size_t vt_attention_work_floats(size_t L, size_t d);
+void vt_attention(const float *q, const float *k, const float *v, size_t ld, size_t L, size_t d,
+                  float scale, float *out, size_t ldo, float *work);
 
 /* x[rows,dim] = (x - mean) / sqrt(var + eps) * gamma + beta, per row. */
 void vt_layernorm(float *x, const float *gamma, const float *beta, size_t rows, size_t dim,

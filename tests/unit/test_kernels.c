@@ -1,8 +1,10 @@
 /*
  * test_kernels.c - every kernel of nn/kernels.h against a naive
  * double-precision reference, on odd sizes (1, 7, 33, 257, and sizes that
- * cross the blocking: k > 384, m > 72, partial 6-row strips and 16-column
- * panels), with both kernel sets; and the thread pool behind the products.
+ * cross the blocking: k > 384, m > 132, partial 6-row strips and 16-column
+ * panels), with both kernel sets; the products' epilogue and strip layout
+ * against the plain product, bit for bit; and the thread pool behind the
+ * products.
  *
  * Tolerances (x the reference value's scale, stated per check below):
  *   matrix products, dot: |err| <= (k + 2) * 2^-24 * sum_p |a_p * b_p|, the
@@ -10,6 +12,7 @@
  *     indexing or packing mistake is off by O(1), far beyond it;
  *   layernorm 2e-5 (inputs offset by 3 to exercise cancellation);
  *   softmax 1e-6; GELU 1e-6 * max(1, |x|); tanh 5e-7; L2 normalise 1e-6;
+ *   attention 1e-5 absolute (values of magnitude 1, L up to 129);
  *   ReLU, add, scale and the f16/bf16 conversions exactly.
  */
 #include <pthread.h>
@@ -134,6 +137,148 @@ TEST(gemm_threads_give_identical_results)
     free(B);
     free(C1);
     free(C2);
+}
+
+/*
+ * vt_gemm_packed_ex: the GELU epilogue gives exactly vt_gelu of the plain
+ * product, and the residual exactly vt_add after it, bit for bit; C
+ * written in the strip layout holds exactly the plain product's floats at
+ * (i / 6) * 6 * n + j * 6 + i % 6 (padding rows zero); a product reading A
+ * in the strip layout gives exactly the plain product's C. Sizes cross a
+ * depth block (k > 384) and a row block (m > 132), with partial strips and
+ * panels, on one thread and on two.
+ */
+static int check_gemm_ex(size_t m, size_t n, size_t k, size_t threads)
+{
+    float *A = rand_vec(m * k, 1, 0), *B = rand_vec(n * k, 1, 0), *bias = rand_vec(n, 1, 0);
+    size_t lda = k + 3, ldc = n + 5;   /* row strides wider than the rows */
+    float *Aw = calloc(m * lda, sizeof *Aw), *ref = malloc(m * n * sizeof *ref);
+    float *Cw = calloc(m * ldc, sizeof *Cw);
+    size_t sf = vt_strips_floats(m, n);
+    float *S = malloc(sf * sizeof *S);
+    struct vt_packed *P, *Q;
+    int ok = vt_packed_new_nt(B, n, k, &P) == 0 && vt_packed_new_nt(B, k, n, &Q) == 0;
+    if (!ok)
+        return 0;
+    vt_pool_shared_set_threads(threads);
+    for (size_t i = 0; i < m; i++)
+        memcpy(Aw + i * lda, A + i * k, k * sizeof *A);
+    /* residual: rows of R ldc floats apart */
+    float *R = rand_vec(m * ldc, 1, 0);
+    vt_gemm_packed(A, P, bias, ref, m);
+    for (size_t i = 0; i < m; i++)
+        vt_add(ref + i * n, R + i * ldc, n);
+    struct vt_gemm_ex ex = {.lda = lda, .ldc = ldc, .add = R, .ldadd = ldc};
+    vt_gemm_packed_ex(Aw, P, bias, Cw, m, &ex);
+    for (size_t i = 0; i < m; i++)
+        ok &= memcmp(Cw + i * ldc, ref + i * n, n * sizeof *ref) == 0;
+    /* GELU */
+    vt_gemm_packed(A, P, bias, ref, m);
+    vt_gelu(ref, m * n);
+    ex = (struct vt_gemm_ex){.lda = lda, .ldc = ldc, .flags = VT_GEMM_GELU};
+    vt_gemm_packed_ex(Aw, P, bias, Cw, m, &ex);
+    for (size_t i = 0; i < m; i++)
+        ok &= memcmp(Cw + i * ldc, ref + i * n, n * sizeof *ref) == 0;
+    for (size_t i = 0; i < sf; i++)
+        S[i] = NAN;
+    ex = (struct vt_gemm_ex){.lda = lda, .flags = VT_GEMM_GELU | VT_GEMM_C_STRIPS};
+    vt_gemm_packed_ex(Aw, P, bias, S, m, &ex);
+    for (size_t i = 0; i < (m + 5) / 6 * 6; i++)
+        for (size_t j = 0; j < n; j++) {
+            float v = S[(i / 6) * 6 * n + j * 6 + i % 6];
+            ok &= i < m ? memcmp(&v, &ref[i * n + j], sizeof v) == 0 : v == 0.0f;
+        }
+    /* the strips as A of a second product (depth n), against the plain
+     * product of the row-major matrix */
+    float *ref2 = malloc(m * k * sizeof *ref2), *D = malloc(m * k * sizeof *D);
+    vt_gemm_packed(ref, Q, NULL, ref2, m);
+    ex = (struct vt_gemm_ex){.flags = VT_GEMM_A_STRIPS};
+    vt_gemm_packed_ex(S, Q, NULL, D, m, &ex);
+    ok &= memcmp(D, ref2, m * k * sizeof *D) == 0;
+    if (!ok)
+        fprintf(stderr, "  gemm_ex %s m=%zu n=%zu k=%zu threads=%zu differs\n", vt_kernels_name(),
+                m, n, k, threads);
+    vt_pool_shared_set_threads(0);
+    vt_packed_free(P);
+    vt_packed_free(Q);
+    free(A);
+    free(B);
+    free(bias);
+    free(Aw);
+    free(ref);
+    free(Cw);
+    free(S);
+    free(ref2);
+    free(D);
+    free(R);
+    return ok;
+}
+
+TEST(gemm_epilogue_and_strip_layout)
+{
+    FOR_EACH_SET(s)
+    {
+        CHECK(check_gemm_ex(1, 1, 1, 1));
+        CHECK(check_gemm_ex(7, 33, 5, 1));
+        CHECK(check_gemm_ex(94, 1536, 384, 1));
+        CHECK(check_gemm_ex(95, 53, 777, 2));
+        CHECK(check_gemm_ex(301, 300, 129, 2));
+        CHECK(check_gemm_ex(4, 20, 0, 1));   /* k = 0: GELU of the bias */
+    }
+    vt_kernels_select("auto");
+}
+
+/* vt_attention against softmax(scale q k^T) v in double, for head sizes
+ * with and without a whole number of 16-wide panels, token counts around
+ * the 6-row strips, and q, k, v, out as column slices of wider rows. */
+static double check_attention(size_t L, size_t d)
+{
+    size_t ld = 3 * d + 2, ldo = d + 3;
+    float *qkv = rand_vec(L * ld, 2, 0), *out = malloc(L * ldo * sizeof *out);
+    float *work = malloc(vt_attention_work_floats(L, d) * sizeof *work);
+    float scale = (float)(1.0 / sqrt((double)d));
+    vt_attention(qkv, qkv + d, qkv + 2 * d, ld, L, d, scale, out, ldo, work);
+    double worst = 0, *p = malloc(L * sizeof *p);
+    for (size_t i = 0; i < L; i++) {
+        double mx = -INFINITY, sum = 0;
+        for (size_t j = 0; j < L; j++) {
+            double s = 0;
+            for (size_t c = 0; c < d; c++)
+                s += (double)qkv[i * ld + c] * qkv[j * ld + d + c];
+            p[j] = s * scale;
+            mx = fmax(mx, p[j]);
+        }
+        for (size_t j = 0; j < L; j++)
+            sum += p[j] = exp(p[j] - mx);
+        for (size_t c = 0; c < d; c++) {
+            double o = 0;
+            for (size_t j = 0; j < L; j++)
+                o += p[j] / sum * qkv[j * ld + 2 * d + c];
+            worst = fmax(worst, fabs(o - out[i * ldo + c]));
+        }
+    }
+    free(qkv);
+    free(out);
+    free(work);
+    free(p);
+    return worst;
+}
+
+TEST(attention_vs_double)
+{
+    static const size_t Ls[] = {1, 5, 6, 7, 94, 129}, ds[] = {32, 24, 64};
+    FOR_EACH_SET(s)
+    {
+        for (int a = 0; a < 6; a++)
+            for (int b = 0; b < 3; b++) {
+                double worst = check_attention(Ls[a], ds[b]);
+                CHECK(worst <= 1e-5);
+                if (worst > 1e-5)
+                    fprintf(stderr, "  attention %s L=%zu d=%zu: max diff %g\n",
+                            vt_kernels_name(), Ls[a], ds[b], worst);
+            }
+    }
+    vt_kernels_select("auto");
 }
 
 TEST(layernorm_vs_double)
@@ -409,6 +554,8 @@ int main(void)
     RUN(dispatch_names_and_env);
     RUN(gemm_all_layouts_odd_sizes);
     RUN(gemm_threads_give_identical_results);
+    RUN(gemm_epilogue_and_strip_layout);
+    RUN(attention_vs_double);
     RUN(layernorm_vs_double);
     RUN(softmax_vs_double);
     RUN(elementwise_vs_double);
