@@ -213,6 +213,18 @@ static int summary_cb(const char *buf, size_t size, void *data)
     return vt_buf_append(data, buf, size) ? -1 : 0;
 }
 
+int eng_answer_json(int rc, struct vt_buf *text, json_t **out, struct vt_error *err)
+{
+    *out = NULL;
+    if (rc == 0) {
+        *out = json_loadb(text->data, text->len, 0, NULL);
+        if (!*out)
+            rc = vt_error_set(err, VT_ENOMEM, NULL, "out of memory reading the answer");
+    }
+    vt_buf_reset(text);
+    return rc;
+}
+
 const char *eng_item_summary_text(const struct eng_snapshot *s, int32_t item, size_t *len)
 {
     struct eng_catalog *c = s ? s->cat : NULL;

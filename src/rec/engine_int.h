@@ -467,6 +467,9 @@ void eng_new_rec_id(char out[24]);
 /* {"id","title","category","price","currency","dims_cm","model_url",
  *  "assets","stock"} of a catalog item: the form every answer lists. */
 json_t *eng_item_summary(const struct eng_snapshot *s, int32_t item);
+/* The json_t form of an answer a *_text function wrote into text (rc its
+ * result): parses it, frees text, returns rc or VT_ENOMEM. */
+int eng_answer_json(int rc, struct vt_buf *text, json_t **out, struct vt_error *err);
 /* The same summary as compact JSON text (an object, no newline), shared:
  * valid as long as the snapshot is held. NULL when out of memory. */
 const char *eng_item_summary_text(const struct eng_snapshot *s, int32_t item, size_t *len);

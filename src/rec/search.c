@@ -871,15 +871,7 @@ int vt_engine_search(struct vt_engine *e, const struct vt_search_request *q, jso
 {
     struct vt_buf b;
     vt_buf_init(&b, 0);
-    *out = NULL;
-    int rc = vt_engine_search_text(e, q, &b, err);
-    if (rc == 0) {
-        *out = json_loadb(b.data, b.len, 0, NULL);
-        if (!*out)
-            rc = vt_error_set(err, VT_ENOMEM, NULL, "out of memory writing the answer");
-    }
-    vt_buf_reset(&b);
-    return rc;
+    return eng_answer_json(vt_engine_search_text(e, q, &b, err), &b, out, err);
 }
 
 int vt_engine_search_text(struct vt_engine *e, const struct vt_search_request *q,

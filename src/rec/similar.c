@@ -80,15 +80,7 @@ int vt_engine_similar(struct vt_engine *e, const char *item_id, size_t n, json_t
 {
     struct vt_buf b;
     vt_buf_init(&b, 0);
-    *out = NULL;
-    int rc = vt_engine_similar_text(e, item_id, n, &b, err);
-    if (rc == 0) {
-        *out = json_loadb(b.data, b.len, 0, NULL);
-        if (!*out)
-            rc = vt_error_set(err, VT_ENOMEM, NULL, "out of memory while finding similar items");
-    }
-    vt_buf_reset(&b);
-    return rc;
+    return eng_answer_json(vt_engine_similar_text(e, item_id, n, &b, err), &b, out, err);
 }
 
 int vt_engine_similar_text(struct vt_engine *e, const char *item_id, size_t n,
