@@ -188,6 +188,98 @@ TEST(mmr_spreads_near_duplicates)
     CHECK(listed(out, m, 4) && listed(out, m, 8)); /* variety over the duplicates */
 }
 
+/* The list the rules pick, worked out the plain way: after every pick the
+ * similarity of every remaining candidate to the picked items is brought
+ * up to date (rules.c does it only for a candidate that may be picked
+ * next; the choices must be the same). No exploration, every candidate
+ * allowed, fewer candidates than the MMR window. */
+static size_t mmr_reference(const struct eng_cand *c, size_t n, size_t k, double d, int cap,
+                            int32_t *out)
+{
+    double pmin = INFINITY, pmax = -INFINITY, maxsim[NITEMS] = {0};
+    int picked[NITEMS] = {0}, catcount[3] = {0};
+    for (size_t j = 0; j < n; j++) {
+        pmin = fmin(pmin, c[j].p);
+        pmax = fmax(pmax, c[j].p);
+    }
+    double prange = pmax > pmin ? pmax - pmin : 1;
+    size_t m = 0;
+    while (m < k) {
+        size_t best = SIZE_MAX;
+        double bestv = -INFINITY;
+        for (size_t j = 0; j < n; j++) {
+            int ci = items[c[j].item].cat;
+            if (picked[j] || (cap > 0 && catcount[ci] >= cap))
+                continue;
+            double v = (1 - d) * (c[j].p - pmin) / prange - (m ? d * maxsim[j] : 0);
+            if (v > bestv)
+                bestv = v, best = j;
+        }
+        if (best == SIZE_MAX)
+            break;
+        picked[best] = 1;
+        out[m++] = c[best].item;
+        catcount[items[c[best].item].cat]++;
+        for (size_t j = 0; j < n; j++) {
+            const float *x = emb + c[best].item * DIM, *y = emb + c[j].item * DIM;
+            double sim = 0;
+            for (int q = 0; q < DIM; q++)
+                sim += (double)x[q] * y[q];
+            if (!picked[j] && sim > maxsim[j])
+                maxsim[j] = sim;
+        }
+    }
+    for (int pass = 0; pass < 2 && m < k; pass++) /* past the cap, rank order */
+        for (size_t j = 0; j < n && m < k; j++) {
+            int ci = items[c[j].item].cat;
+            if (picked[j] || (pass == 0 && cap > 0 && catcount[ci] >= cap))
+                continue;
+            picked[j] = 1;
+            out[m++] = c[j].item;
+            catcount[ci]++;
+        }
+    return m;
+}
+
+TEST(mmr_lazy_matches_plain)
+{
+    setup();
+    uint64_t rng = 12345;
+    int cases = 0, differ = 0;
+    for (int t = 0; t < 400; t++) {
+        int32_t it[NITEMS];
+        double p[NITEMS];
+        for (int i = 0; i < NITEMS; i++)
+            it[i] = i;
+        for (int i = NITEMS - 1; i > 0; i--) { /* a shuffle */
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            int j = (int)((rng >> 33) % (uint64_t)(i + 1));
+            int32_t x = it[i];
+            it[i] = it[j], it[j] = x;
+        }
+        for (int i = 0; i < NITEMS; i++) { /* scores best first, some ties */
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            p[i] = (i ? p[i - 1] : 1.0) - (double)((rng >> 40) % 4) * 0.05;
+        }
+        size_t n = 4 + (size_t)t % (NITEMS - 3), k = 1 + (size_t)t % 7;
+        engine.params.diversity = (double)(t % 5) * 0.25;
+        engine.params.category_cap = t % 3;
+        struct eng_cand c[NITEMS], out[NITEMS];
+        int32_t want[NITEMS];
+        make_cands(c, it, p, n);
+        size_t m = eng_rules_finish(&engine, &snap, NULL, c, n, k, 9, out);
+        size_t mw = mmr_reference(c, n, k, engine.params.diversity,
+                                  engine.params.category_cap, want);
+        int same = m == mw;
+        for (size_t j = 0; same && j < m; j++)
+            same = out[j].item == want[j];
+        differ += !same;
+        cases++;
+    }
+    CHECK_EQ_INT(differ, 0);
+    CHECK_EQ_INT(cases, 400);
+}
+
 TEST(category_cap_and_its_limit)
 {
     setup();
@@ -420,6 +512,7 @@ int main(void)
     RUN(allowed_dismissed_and_purchased);
     RUN(finish_drops_what_is_not_allowed);
     RUN(mmr_spreads_near_duplicates);
+    RUN(mmr_lazy_matches_plain);
     RUN(category_cap_and_its_limit);
     RUN(exploration_share_and_seed);
     RUN(features_scaled_and_ar_near);
